@@ -1,0 +1,228 @@
+# jitfarm - build, test, benchmark and install.
+#
+#   make                 build everything under build/
+#   make demo            run the end-to-end demo on the embedded file store
+#   make check           build and run every test (unit, integration, CLI)
+#   make bench           build and run the benchmarks under bench/
+#   make install         install to $(PREFIX) (default /usr/local)
+#   make SANITIZE=address,undefined check   the same under sanitizers,
+#                        built in build/san/ so both builds can coexist
+#
+# Dependencies come from Debian 12; when llvm-config-19, a pkg-config
+# module or a test server is missing, scripts/install-deps.sh runs first.
+
+PREFIX     ?= /usr/local
+LLVM_CONFIG ?= llvm-config-19
+CC         ?= cc
+CXX        ?= c++
+PKGS       := libevent libevent_pthreads hiredis libcurl check libseccomp libcrypto
+SANITIZE   ?=
+
+ifeq ($(SANITIZE),)
+BUILD      ?= build
+else
+BUILD      ?= build/san
+endif
+
+# --- dependency bootstrap ----------------------------------------------------
+# Evaluated before anything else: a fresh machine gets its packages on the
+# first `make`, without a separate step.
+DEPS_OK := $(shell command -v $(LLVM_CONFIG) >/dev/null 2>&1 && \
+	pkg-config --exists $(PKGS) 2>/dev/null && \
+	command -v redis-server >/dev/null 2>&1 && command -v clang-19 >/dev/null 2>&1 && \
+	{ command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx; } && \
+	command -v npm >/dev/null 2>&1 && \
+	{ test ! -f tests/s3/package.json || test -x tests/s3/node_modules/.bin/s3rver; } && echo yes)
+ifneq ($(DEPS_OK),yes)
+ifneq ($(MAKECMDGOALS),clean)
+$(info jitfarm: some dependencies are missing; running scripts/install-deps.sh)
+DEPS_RC := $(shell sh scripts/install-deps.sh >&2; echo $$?)
+ifneq ($(DEPS_RC),0)
+$(error dependencies are missing; see the command printed above)
+endif
+endif
+endif
+
+LLVM_INC   := $(shell $(LLVM_CONFIG) --includedir 2>/dev/null)
+LLVM_LIBDIR := $(shell $(LLVM_CONFIG) --libdir 2>/dev/null)
+LLVM_LIBS  := $(shell $(LLVM_CONFIG) --libs 2>/dev/null)
+LLVM_VERSION := $(shell $(LLVM_CONFIG) --version 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN       := -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
+	      -Wvla -Wwrite-strings -Wno-unused-parameter -Wno-format-truncation
+HARDEN     := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIC
+OPT        ?= -O2 -g
+CPPFLAGS   += -D_GNU_SOURCE -I. -Iinclude -isystem $(LLVM_INC) $(PKG_CFLAGS) \
+	      -DJF_BUILDING_LIB
+CFLAGS     += -std=c11 $(OPT) $(WARN) $(HARDEN) -fvisibility=hidden -pthread
+CXXFLAGS   += -std=c++17 $(OPT) -Wall -Wextra -Werror -fPIC -fvisibility=hidden \
+	      -fno-exceptions -fno-rtti -isystem $(LLVM_INC) -I. -Iinclude -D_GNU_SOURCE
+LDFLAGS    += -pthread -Wl,-z,relro,-z,now -L$(LLVM_LIBDIR) -Wl,-rpath,$(LLVM_LIBDIR)
+LDLIBS     += $(LLVM_LIBS) $(PKG_LIBS) -lstdc++ -lm
+
+ifneq ($(SANITIZE),)
+SANFLAGS   := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+CFLAGS     += $(SANFLAGS) -DJF_SANITIZE=1
+CXXFLAGS   += $(SANFLAGS)
+LDFLAGS    += $(SANFLAGS)
+OPT        := -O1 -g
+HARDEN     := -fstack-protector-strong -fPIC
+endif
+
+# --- sources -------------------------------------------------------------------
+# Each folder's sources are picked up by wildcard; a new file needs no edit
+# here. Files named *_main.c hold a program's main() and stay out of the
+# library.
+LIB_DIRS   := common storage worker runtime
+LIB_C      := $(filter-out %_main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
+LIB_CXX    := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
+MASTER_C   := $(wildcard master/*.c)
+CLI_C      := $(wildcard cli/*.c)
+SUPPORT_C  := $(wildcard tests/support/*.c)
+TEST_C     := $(wildcard tests/*/test_*.c)
+TEST_SH    := $(sort $(wildcard tests/*/test_*.sh))
+BENCH_C    := $(wildcard bench/*.c)
+EXAMPLE_C  := $(wildcard examples/*/*.c)
+HEADERS    := $(wildcard include/jitfarm/*.h */*.h tests/support/*.h)
+
+OBJ        := $(BUILD)/obj
+TOBJ       := $(BUILD)/tobj
+LIB_OBJ    := $(LIB_C:%.c=$(OBJ)/%.o) $(LIB_CXX:%.cpp=$(OBJ)/%.o)
+# The test build compiles the same sources again with JF_TEST_HOOKS, which
+# enables fault-injection hooks that never exist in a shipped binary.
+TLIB_OBJ   := $(LIB_C:%.c=$(TOBJ)/%.o) $(LIB_CXX:%.cpp=$(TOBJ)/%.o)
+MASTER_OBJ := $(MASTER_C:%.c=$(OBJ)/%.o)
+TMASTER_OBJ := $(MASTER_C:%.c=$(TOBJ)/%.o)
+CLI_OBJ    := $(CLI_C:%.c=$(OBJ)/%.o)
+SUPPORT_OBJ := $(SUPPORT_C:%.c=$(TOBJ)/%.o)
+
+LIBA       := $(BUILD)/lib/libjitfarm.a
+LIBSO      := $(BUILD)/lib/libjitfarm.so
+TLIBA      := $(BUILD)/lib/libjitfarm-test.a
+SUPPORTA   := $(BUILD)/lib/libjftest.a
+JITFARM    := $(BUILD)/bin/jitfarm
+MASTER     := $(if $(MASTER_C),$(BUILD)/bin/jitfarm-master)
+TMASTER    := $(if $(MASTER_C),$(BUILD)/test/bin/jitfarm-master)
+TESTS      := $(TEST_C:tests/%.c=$(BUILD)/test/%)
+BENCHES    := $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
+EXAMPLES   := $(EXAMPLE_C:examples/%.c=$(BUILD)/examples/%)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+.PHONY: all demo check check-unit bench install clean deps
+.DEFAULT_GOAL := all
+.SECONDARY:
+
+all: $(LIBA) $(LIBSO) $(JITFARM) $(MASTER) $(EXAMPLES)
+
+$(OBJ)/%.o: %.c $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(OBJ)/%.o: %.cpp $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CXX     $<"
+	$(Q)$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(TOBJ)/%.o: %.c $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC[t]   $<"
+	$(Q)$(CC) $(CPPFLAGS) -Itests/support -DJF_TEST_HOOKS=1 $(CFLAGS) -c $< -o $@
+
+$(TOBJ)/%.o: %.cpp $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CXX[t]  $<"
+	$(Q)$(CXX) $(CXXFLAGS) -DJF_TEST_HOOKS=1 -c $< -o $@
+
+$(LIBA): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(TLIBA): $(TLIB_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(SUPPORTA): $(SUPPORT_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBSO): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) -shared -Wl,-soname,libjitfarm.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(JITFARM): $(CLI_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBA) $(LDLIBS)
+
+$(BUILD)/bin/jitfarm-master: $(MASTER_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(MASTER_OBJ) $(LIBA) $(LDLIBS)
+
+# The master as the tests run it: with the fault-injection hooks.
+$(BUILD)/test/bin/jitfarm-master: $(TMASTER_OBJ) $(TLIBA)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(TMASTER_OBJ) $(TLIBA) $(LDLIBS)
+
+$(BUILD)/test/%: $(TOBJ)/tests/%.o $(TLIBA) $(SUPPORTA)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(SUPPORTA) $(TLIBA) $(LDLIBS)
+
+$(BUILD)/bench/%: $(OBJ)/bench/%.o $(LIBA)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+$(BUILD)/examples/%: $(OBJ)/examples/%.o $(LIBA)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+# --- running ---------------------------------------------------------------------
+# Test programs find the build through these variables.
+TEST_ENV := JF_BUILD=$(abspath $(BUILD)) JF_SRC=$(CURDIR) \
+	JF_BIN=$(abspath $(BUILD))/bin JF_TEST_BIN=$(abspath $(BUILD))/test/bin \
+	CK_DEFAULT_TIMEOUT=120 \
+	ASAN_OPTIONS=abort_on_error=0:detect_leaks=1:allocator_may_return_null=1 \
+	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+check: all $(TESTS) $(TMASTER) $(EXAMPLES)
+	@$(TEST_ENV) sh tests/run.sh $(TESTS) $(TEST_SH)
+
+demo: all $(EXAMPLES)
+	@$(TEST_ENV) sh scripts/demo.sh
+
+bench: all $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; $(TEST_ENV) $$b || exit 1; done
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+		$(DESTDIR)$(PREFIX)/include/jitfarm $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 $(JITFARM) $(MASTER) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/libjitfarm.so.0
+	ln -sf libjitfarm.so.0 $(DESTDIR)$(PREFIX)/lib/libjitfarm.so
+	install -m 0644 include/jitfarm/*.h $(DESTDIR)$(PREFIX)/include/jitfarm/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LLVM_LIBDIR@|$(LLVM_LIBDIR)|g' \
+		scripts/jitfarm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/jitfarm.pc
+
+clean:
+	rm -rf build
+
+deps:
+	sh scripts/install-deps.sh

@@ -1,0 +1,95 @@
+/*
+ * pool.h - sandboxed compile workers behind a zygote fork-server.
+ *
+ * jf_pool_create() forks the zygote: a single-threaded process that has
+ * initialised LLVM once and forks workers on request. It must be called
+ * before the calling process starts threads, opens listening sockets or
+ * reads secrets, so none of that is inherited. Each worker closes what it
+ * inherited, resets signals, sets rlimits, sets no_new_privs and installs
+ * a seccomp allowlist before it reads any input (worker/sandbox.c).
+ *
+ * A crash, an LLVM fatal error, an OOM or a timeout costs one worker and
+ * one request, never the caller: the request fails with an error naming
+ * the signal or the limit, is retried once on a fresh worker after a
+ * crash, and an input that crashes twice is quarantined for a TTL.
+ *
+ * Completion callbacks run only inside jf_pool_dispatch(), in the
+ * caller's thread: an event loop watches jf_pool_fd() and calls dispatch
+ * when it is readable. jf_pool_compile() is the synchronous form.
+ */
+#ifndef JF_POOL_H
+#define JF_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/blob.h"
+#include "worker/compile.h"
+
+typedef struct jf_pool jf_pool_t;
+
+typedef struct jf_pool_opts {
+	int workers;            /* concurrent workers; 0 = number of cores */
+	int spares;             /* idle pre-forked workers; 0 = 1 */
+	int max_jobs;           /* retire a worker after N jobs; 0 = 64 */
+	size_t rss_limit;       /* retire when RSS passes this; 0 = 1 GiB */
+	size_t mem_limit;       /* per-worker address-space limit; 0 = 4 GiB */
+	int cpu_limit_s;        /* RLIMIT_CPU; 0 = 600 */
+	int timeout_ms;         /* default per-request deadline; 0 = 120000 */
+	int quarantine_ttl_s;   /* 0 = 600 */
+	int queue_limit;        /* queued requests beyond busy workers; 0 = 256 */
+	const char *self_exe;   /* binary to re-exec for a zygote restart;
+				 * NULL = /proc/self/exe */
+} jf_pool_opts_t;
+
+typedef struct jf_pool_stats {
+	uint64_t submitted, ok, failed, crashes, timeouts, ooms, fatals,
+	    quarantined, retries, spawned, retired, zygote_restarts;
+	unsigned queued, busy, idle;
+} jf_pool_stats_t;
+
+/*
+ * Result of one compile. On success (result == 0) art holds the artifact
+ * and the callback takes ownership of it (jf_artifact_free). On failure
+ * msg says what happened ("worker killed by signal 11 (SIGSEGV)",
+ * "LLVM ERROR: ...", "timeout after 2000 ms", LLVM's parse message...).
+ */
+typedef struct jf_pool_result {
+	int result;
+	jf_artifact_t art;
+	const char *msg;
+	jf_compile_times_t times;
+	uint64_t queue_ns, run_ns;
+} jf_pool_result_t;
+
+typedef void (*jf_pool_done_fn)(jf_pool_result_t *res, void *arg);
+
+int jf_pool_create(const jf_pool_opts_t *opts, jf_pool_t **out, char *err, size_t errlen);
+/* Kills the workers and the zygote; pending requests complete with
+ * JF_ERR_CLOSED. */
+void jf_pool_destroy(jf_pool_t *p);
+
+/* Queue a compile. The request is copied. key may be NULL (derived).
+ * timeout_ms 0 = the pool default. Returns 0, JF_ERR_BUSY (queue full),
+ * or JF_ERR_QUARANTINED at once (fn is then not called). */
+int jf_pool_submit(jf_pool_t *p, const jf_compile_req_t *req, const jf_key_t *key,
+    int timeout_ms, jf_pool_done_fn fn, void *arg);
+
+/* Readable when completions are waiting; then call jf_pool_dispatch. */
+int jf_pool_fd(jf_pool_t *p);
+/* Run waiting completion callbacks in this thread; returns how many. */
+int jf_pool_dispatch(jf_pool_t *p);
+
+/* Synchronous compile through the pool (for the CLI and tests). */
+int jf_pool_compile(jf_pool_t *p, const jf_compile_req_t *req, int timeout_ms,
+    jf_artifact_t *out, char *err, size_t errlen);
+
+/* 1 when the zygote is up and can fork workers. */
+int jf_pool_ready(jf_pool_t *p);
+void jf_pool_get_stats(jf_pool_t *p, jf_pool_stats_t *st);
+
+/* A program that uses the pool calls this first thing in main(): when
+ * it was re-executed as a zygote it runs the zygote and never returns. */
+void jf_zygote_main_if_requested(int argc, char **argv);
+
+#endif
