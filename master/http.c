@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/util.h>
@@ -583,7 +585,17 @@ on_request(struct evhttp_request *req, void *arg)
 	const char *path = u != NULL ? evhttp_uri_get_path(u) : NULL;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	int get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD;
+	struct evhttp_connection *con = evhttp_request_get_connection(req);
+	struct bufferevent *bev = con != NULL ? evhttp_connection_get_bufferevent(con) : NULL;
 
+	/* answers go out in one piece: without this the tail of a blob waits
+	 * for the client's delayed ACK (Nagle), about 40 ms a request */
+	if (bev != NULL) {
+		int one = 1;
+
+		(void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+	}
 	if (path == NULL) {
 		jf_reply_error(ms, req, JF_ROUTE_OTHER, t0, 400, JF_ERR_INVAL, NULL, "bad URI");
 		return;

@@ -23,6 +23,8 @@
 #include <poll.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
 
 #include <curl/curl.h>
 
@@ -37,6 +39,29 @@ static const char add_ll[] =
     "  %c = add i32 %a, %b\n"
     "  ret i32 %c\n"
     "}\n";
+
+/* Like jft_spawn, but the master gets SIGTERM when this test process
+ * dies, so a failed assertion never leaves a daemon behind. */
+static pid_t
+spawn_master(char *const argv[], const char *logfile)
+{
+	pid_t parent = getpid(), pid = fork();
+
+	if (pid == 0) {
+		int fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(1);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
 
 typedef struct master {
 	pid_t pid;
@@ -72,7 +97,7 @@ master_start(master_t *m, const char *tag, const char *const *extra)
 	for (i = 0; extra != NULL && extra[i] != NULL && n < 62; i++)
 		argv[n++] = (char *)extra[i];
 	argv[n] = NULL;
-	m->pid = jft_spawn(argv, m->log);
+	m->pid = spawn_master(argv, m->log);
 	ck_assert_int_gt(m->pid, 0);
 	if (jft_wait_port(m->port, 15000) != 0) {
 		char *log = (char *)jft_read(m->log, NULL);
@@ -330,7 +355,7 @@ START_TEST(t_wait0_and_unix_socket)
 		argv[5] = (char *)"--workers";
 		argv[6] = (char *)"1";
 		argv[7] = NULL;
-		pid = jft_spawn(argv, log);
+		pid = spawn_master(argv, log);
 		o.url = lis;
 		ck_assert_int_eq(jf_farm_open(&o, &fu, err, sizeof(err)), 0);
 		for (i = 0; i < 300; i++) {
@@ -828,7 +853,7 @@ START_TEST(t_help_and_config)
 	argv[3] = (char *)"--listen";
 	argv[4] = lis;
 	argv[5] = NULL;
-	pid = jft_spawn(argv, log);
+	pid = spawn_master(argv, log);
 	unsetenv("JITFARM_LISTEN");
 	unsetenv("JITFARM_QUEUE_LIMIT");
 	ck_assert_int_eq(jft_wait_port(p3, 15000), 0);
@@ -994,30 +1019,6 @@ END_TEST
 
 /* --- a worker killed mid-request ------------------------------------------------------- */
 
-/* IR that keeps an O3 compile busy for a while: many unrolled loops. */
-static char *
-slow_ir(size_t *len)
-{
-	size_t cap = 4u << 20, n = 0;
-	char *s = malloc(cap);
-	int i;
-
-	for (i = 0; i < 400; i++)
-		n += (size_t)snprintf(s + n, cap - n,
-		    "define i64 @f%d(i64 %%n, ptr %%p) {\n"
-		    "entry:\n  br label %%loop\n"
-		    "loop:\n  %%i = phi i64 [0, %%entry], [%%i2, %%loop]\n"
-		    "  %%acc = phi i64 [0, %%entry], [%%acc2, %%loop]\n"
-		    "  %%q = getelementptr i64, ptr %%p, i64 %%i\n"
-		    "  %%v = load i64, ptr %%q\n  %%m = mul i64 %%v, %d\n"
-		    "  %%x = xor i64 %%m, %%acc\n  %%acc2 = add i64 %%x, %%i\n"
-		    "  %%i2 = add i64 %%i, 1\n  %%c = icmp ult i64 %%i2, %%n\n"
-		    "  br i1 %%c, label %%loop, label %%done\n"
-		    "done:\n  ret i64 %%acc2\n}\n", i, i + 3);
-	*len = n;
-	return s;
-}
-
 /* Pids of the zygote's children (the workers) under master pid. */
 static int
 children_of(pid_t parent, pid_t *out, int max)
@@ -1084,7 +1085,10 @@ START_TEST(t_worker_killed)
 
 	master_start(&m, "m-kill", extra);
 	a.m = &m;
-	a.ir = slow_ir(&a.len);
+	/* the test build's workers hang on this marker until killed */
+	if (asprintf((char **)&a.ir, "%s; jitfarm-test-fault: hang\n", add_ll) < 0)
+		ck_abort();
+	a.len = strlen(a.ir);
 	ck_assert_int_eq(pthread_create(&th, NULL, slow_thread, &a), 0);
 	/* kill every worker the zygote forks until the request is answered
 	 * (the pool retries a crash once, then quarantines the input) */
@@ -1111,6 +1115,28 @@ START_TEST(t_worker_killed)
 	hb_free(&b);
 	ck_assert_int_ge(metric(&m, "jitfarm_worker_crashes_total"), 1);
 	free((char *)a.ir);
+
+	/* a crashing input: 422 naming the crash, then refused by quarantine */
+	{
+		jf_farm_t *f = farm(&m, NULL);
+		jf_farm_compile_t c = { .ns = "segv" };
+		jf_farm_result_t r;
+		char *ir, err[1024];
+
+		if (asprintf(&ir, "%s; jitfarm-test-fault: segv\n", add_ll) < 0)
+			ck_abort();
+		c.ir = (const uint8_t *)ir;
+		c.ir_len = strlen(ir);
+		ck_assert_int_lt(jf_farm_compile(f, &c, &r, err, sizeof(err)), 0);
+		ck_assert_int_eq(r.status, 422);
+		ck_assert_msg(strstr(err, "SIGSEGV") != NULL || strstr(err, "signal") != NULL ||
+		    strstr(err, "quarantine") != NULL, "%s", err);
+		ck_assert_int_lt(jf_farm_compile(f, &c, &r, err, sizeof(err)), 0);
+		ck_assert_int_eq(r.status, 422);
+		ck_assert_msg(strstr(err, "quarantine") != NULL, "%s", err);
+		free(ir);
+		jf_farm_close(f);
+	}
 	master_stop(&m);
 }
 END_TEST
