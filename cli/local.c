@@ -39,10 +39,11 @@
 	JF_BLOB_MAX_PAYLOAD + JF_SIG_LEN)
 
 void
-jf_cli_local_startup(int argc, char **argv)
+jf_cli_local_startup(int argc, char **argv, int will_compile)
 {
 	(void)argc;
 	(void)argv;
+	(void)will_compile;
 }
 
 void
