@@ -32,7 +32,11 @@ DEPS_OK := $(shell command -v $(LLVM_CONFIG) >/dev/null 2>&1 && \
 	command -v redis-server >/dev/null 2>&1 && command -v clang-19 >/dev/null 2>&1 && \
 	{ command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx; } && \
 	command -v npm >/dev/null 2>&1 && \
-	{ test ! -f tests/s3/package.json || test -x tests/s3/node_modules/.bin/s3rver; } && echo yes)
+	{ test ! -f tests/s3/package.json || test -x tests/s3/node_modules/.bin/s3rver; } && \
+	{ test ! -f tests/deploy/package.json || test -d tests/deploy/node_modules/kubernetes-models; } && \
+	{ test ! -f tests/cc/fetch-lua.sh || test -f tests/cc/lua/src/Makefile; } && \
+	command -v promtool >/dev/null 2>&1 && command -v docker-compose >/dev/null 2>&1 && \
+	command -v ccache >/dev/null 2>&1 && command -v sccache >/dev/null 2>&1 && echo yes)
 ifneq ($(DEPS_OK),yes)
 ifneq ($(MAKECMDGOALS),clean)
 $(info jitfarm: some dependencies are missing; running scripts/install-deps.sh)

@@ -1,3 +1,137 @@
-/* placeholder replaced by the CLI */
+/*
+ * main.c - the `jitfarm` command: a table of subcommands and of compile
+ * backends, and the dispatch between them.
+ *
+ * Each subcommand lives in the file of its group and is one row below;
+ * adding one (a C-compiler wrapper, a farm client) means adding a file and
+ * a row, nothing else. main() first gives the local compile backend its
+ * chance to start (the fork-server must be forked before anything else
+ * happens in this process), then dispatches.
+ */
 #include <stdio.h>
-int main(void) { puts("jitfarm"); return 0; }
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "cli/cli.h"
+
+int jf_cmd_compile(int argc, char **argv);
+int jf_cmd_get(int argc, char **argv);
+int jf_cmd_put(int argc, char **argv);
+int jf_cmd_ls(int argc, char **argv);
+int jf_cmd_stat(int argc, char **argv);
+int jf_cmd_gc(int argc, char **argv);
+int jf_cmd_keygen(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+const jf_cli_cmd_t jf_cli_cmds[] = {
+	{ "compile", jf_cmd_compile, "IN -o OUT.o [options]",
+	  "compile LLVM IR (.ll or .bc) to an object file, through the cache" },
+	{ "get", jf_cmd_get, "KEY -o OUT [--blob] [--store URL]",
+	  "write a cached artifact's object (or whole blob) to OUT" },
+	{ "put", jf_cmd_put, "BLOB [--store URL]",
+	  "add an artifact blob to the store under its manifest's key" },
+	{ "ls", jf_cmd_ls, "[--store URL]",
+	  "list the store: key, size, target, cpu, opt level" },
+	{ "stat", jf_cmd_stat, "[--store URL]",
+	  "entries and bytes in the store, and this client's counters" },
+	{ "gc", jf_cmd_gc, "--max-bytes N[K|M|G] [--store URL]",
+	  "trim a file store to N bytes, least recently used first" },
+	{ "keygen", jf_cmd_keygen, "PRIV.pem PUB.pem",
+	  "make an Ed25519 key pair for signing artifacts" },
+	{ "help", cmd_help, "[COMMAND]", "show this help, or one command's" },
+	{ NULL, NULL, NULL, NULL }
+};
+
+/* Tried in order on a cache miss; the first that wants the options
+ * compiles. A farm client goes before "local" (wanted when --farm is
+ * given). */
+const jf_cli_backend_t jf_cli_backends[] = {
+	{ "local", jf_cli_local_wanted, jf_cli_local_compile },
+	{ NULL, NULL, NULL }
+};
+
+static const jf_cli_cmd_t *
+find_cmd(const char *name)
+{
+	const jf_cli_cmd_t *c;
+
+	for (c = jf_cli_cmds; c->name != NULL; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+static void
+print_help(FILE *f)
+{
+	const jf_cli_cmd_t *c;
+
+	fprintf(f, "usage: %s COMMAND [ARGS]\n\n"
+	    "jitfarm compiles LLVM IR once and caches the object for every\n"
+	    "machine that shares the store.\n\ncommands:\n", jf_cli_prog);
+	for (c = jf_cli_cmds; c->name != NULL; c++)
+		fprintf(f, "  %-8s %s\n", c->name, c->help);
+	fprintf(f, "\ncompile options:\n%s\n"
+	    "The store defaults to $JITFARM_STORE, else file://$XDG_CACHE_HOME/jitfarm,\n"
+	    "else file://$HOME/.cache/jitfarm.\n"
+	    "Exit codes: 0 ok, 1 compile error or failed operation, 2 usage error.\n",
+	    jf_cli_compile_opts_help);
+}
+
+static int
+cmd_help(int argc, char **argv)
+{
+	const jf_cli_cmd_t *c;
+
+	if (argc > 2)
+		return jf_cli_usage("help");
+	if (argc == 2) {
+		if ((c = find_cmd(argv[1])) == NULL) {
+			jf_cli_err("unknown command '%s'", argv[1]);
+			return JF_EXIT_USAGE;
+		}
+		printf("usage: %s %s %s\n  %s\n", jf_cli_prog, c->name, c->args, c->help);
+		if (strcmp(c->name, "compile") == 0)
+			printf("\noptions:\n%s", jf_cli_compile_opts_help);
+		return JF_EXIT_OK;
+	}
+	print_help(stdout);
+	return JF_EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	const jf_cli_cmd_t *c;
+	int rc;
+
+	/* before anything else: the fork-server is forked from a process
+	 * that has opened nothing and started no thread yet */
+	jf_cli_local_startup(argc, argv);
+	jf_log_to_stderr();
+	jf_log_set_level(getenv("JITFARM_DEBUG") ? JF_LOG_DEBUG : JF_LOG_WARN);
+	if (argc < 2) {
+		print_help(stderr);
+		rc = JF_EXIT_USAGE;
+		goto out;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		rc = cmd_help(1, argv + 1);
+		goto out;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("%s\n", jf_compiler_id());
+		rc = JF_EXIT_OK;
+		goto out;
+	}
+	if ((c = find_cmd(argv[1])) == NULL) {
+		jf_cli_err("unknown command '%s' (try '%s help')", argv[1], jf_cli_prog);
+		rc = JF_EXIT_USAGE;
+		goto out;
+	}
+	rc = c->run(argc - 1, argv + 1);
+out:
+	jf_cli_local_shutdown();
+	return rc;
+}

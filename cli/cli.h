@@ -1,0 +1,141 @@
+/*
+ * cli.h - what the files of the `jitfarm` command share.
+ *
+ * The command is a dispatch table (main.c): one row per subcommand, each
+ * implemented in a file of its group (cmd_compile.c, cmd_store.c, ...).
+ * A new subcommand is a new file plus one row. The compile path that
+ * every compiling command uses (compile, and a C-compiler wrapper) is
+ * jf_cli_compile_cached(): derive the key, look in the store, and on a
+ * miss compile through a backend (backend table in main.c: the local
+ * sandboxed compile in local.c; a farm client can be added as a row),
+ * store the result and count the hit or miss in the stats file.
+ *
+ * Exit codes: JF_EXIT_OK, JF_EXIT_FAIL (a compile error, with LLVM's
+ * message on stderr, or any other failure of the operation) and
+ * JF_EXIT_USAGE (bad command line).
+ */
+#ifndef JF_CLI_H
+#define JF_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/blob.h"
+#include "worker/compile.h"
+
+#define JF_EXIT_OK 0
+#define JF_EXIT_FAIL 1
+#define JF_EXIT_USAGE 2
+
+#define JF_CLI_MAX_SYMBOLS 256
+
+typedef struct jf_cli_cmd {
+	const char *name;
+	int (*run)(int argc, char **argv);      /* argv[0] is the command name */
+	const char *args;                       /* one-line synopsis of the arguments */
+	const char *help;                       /* one line of what it does */
+} jf_cli_cmd_t;
+
+/* The options every compiling command takes. Strings are borrowed from
+ * argv. */
+typedef struct jf_cli_compile_opts {
+	const char *triple, *cpu, *features, *ns;
+	char opt;                               /* 0: the default ('2') */
+	const char *store_url;                  /* NULL: jf_store_default_url() */
+	const char *farm_url, *farm_token;      /* a remote backend, when one is built in */
+	const char *symbols[JF_CLI_MAX_SYMBOLS];
+	size_t nsymbols;
+	int no_cache;                           /* compile without the store */
+	int verbose;
+} jf_cli_compile_opts_t;
+
+/* A way to compile on a cache miss (the backend table in main.c). */
+typedef struct jf_cli_backend {
+	const char *name;
+	/* 1 when this backend should serve these options */
+	int (*wanted)(const jf_cli_compile_opts_t *o);
+	/* Compile req. On success *out owns the artifact. Returns 0 or a
+	 * jf_err with the reason in err. */
+	int (*compile)(const jf_cli_compile_opts_t *o, const jf_compile_req_t *req,
+	    jf_artifact_t *out, char *err, size_t errlen);
+} jf_cli_backend_t;
+
+extern const jf_cli_cmd_t jf_cli_cmds[];
+extern const jf_cli_backend_t jf_cli_backends[];
+
+/* The program name for messages ("jitfarm"). */
+extern const char *jf_cli_prog;
+
+/* Messages: "jitfarm: ..." on stderr. */
+void jf_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "usage: jitfarm CMD ARGS" for cmd and return JF_EXIT_USAGE. */
+int jf_cli_usage(const char *cmd);
+/* Map a jf_err from an operation onto an exit code (always FAIL for
+ * errors: usage errors are found before any operation starts). */
+int jf_cli_exit(int err);
+
+/*
+ * Option helper: when argv[*i] is `name VALUE` or `name=VALUE`, store the
+ * value, advance *i past it and return 1; return 0 when argv[*i] is not
+ * this option, and -1 (with a message) when its value is missing.
+ */
+int jf_cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
+
+/*
+ * Consume one of the shared compile options at argv[*i] (--target,
+ * --cpu, --features, -O N / -ON, --ns, --store, --symbol, --no-cache,
+ * -v). Returns 1 when consumed (with *i advanced past it), 0 when argv[*i]
+ * is not one of them, -1 on a usage error (message printed).
+ */
+int jf_cli_compile_opt(jf_cli_compile_opts_t *o, int argc, char **argv, int *i);
+/* The option lines for help texts. */
+extern const char jf_cli_compile_opts_help[];
+
+/* Parse a size with an optional K, M, G or T suffix (powers of 1024).
+ * Returns 0 or -1. */
+int jf_cli_parse_size(const char *s, uint64_t *out);
+
+/*
+ * The cached compile. ir/ir_len are the input bytes. On success *out
+ * owns the artifact (from the store or freshly compiled) and *hit says
+ * which. Prints "cache: hit KEY" / "cache: miss KEY" on stderr with
+ * -v. A store that cannot be opened or written costs only the caching,
+ * never the compile (a warning is printed). Counts hits, misses and
+ * errors in the stats file. Returns 0 or a jf_err with err filled.
+ */
+int jf_cli_compile_cached(const jf_cli_compile_opts_t *o, const uint8_t *ir,
+    size_t ir_len, jf_artifact_t *out, int *hit, char *err, size_t errlen);
+
+/* The local backend (local.c): the compile runs in a separate process,
+ * so a crash in LLVM costs that process and not the command. */
+int jf_cli_local_wanted(const jf_cli_compile_opts_t *o);
+int jf_cli_local_compile(const jf_cli_compile_opts_t *o, const jf_compile_req_t *req,
+    jf_artifact_t *out, char *err, size_t errlen);
+/* Called first thing in main() (the pool's zygote hook, and the pool
+ * itself once it exists); jf_cli_local_shutdown at exit. */
+void jf_cli_local_startup(int argc, char **argv);
+void jf_cli_local_shutdown(void);
+
+/*
+ * Client counters, kept in a small text file next to the cache so that
+ * they add up across processes: "name value" lines, updated under an
+ * exclusive flock. For a file:// store the file is ROOT/cli-stats;
+ * otherwise $JITFARM_STATS, or a file under the user's cache directory
+ * named after the store URL's hash. Any name may be bumped ("hits",
+ * "misses", "errors", "fallbacks", ...).
+ */
+int jf_cli_stats_path(const char *store_url, char *buf, size_t len);
+int jf_cli_stats_bump(const char *store_url, const char *name, uint64_t by);
+/* Read every counter; fn is called once per "name value" line in the
+ * file's order. Returns 0 (also when there is no file yet) or a jf_err. */
+int jf_cli_stats_read(const char *store_url,
+    void (*fn)(const char *name, uint64_t value, void *arg), void *arg);
+
+/* Write a command's output file: temp file and rename, so readers see
+ * the old file or the whole new one. Returns 0 or JF_ERR_IO (errno). */
+int jf_cli_write_output(const char *path, const void *buf, size_t len);
+
+/* The store URL to use: o's, or the default, into buf. */
+const char *jf_cli_store_url(const char *given, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,197 @@
+/*
+ * cmd_compile.c - `jitfarm compile`, and the cached compile that every
+ * compiling command shares (jf_cli_compile_cached, cli.h).
+ *
+ * The key is derived before any IR is compiled (it needs only the IR's
+ * hash and the resolved target), so a hit costs one store read: the
+ * object comes out of the store and nothing is compiled. A miss goes to
+ * the first backend that wants the options, and its artifact goes into
+ * the store for the next caller. The store is an accelerator, never a
+ * requirement: when it cannot be opened, read or written, the command
+ * says so and compiles anyway.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jitfarm/error.h"
+#include "common/blob.h"
+#include "common/key.h"
+#include "common/util.h"
+#include "storage/store.h"
+#include "worker/compile.h"
+#include "cli/cli.h"
+
+static const jf_cli_backend_t *
+pick_backend(const jf_cli_compile_opts_t *o)
+{
+	const jf_cli_backend_t *b;
+
+	for (b = jf_cli_backends; b->name != NULL; b++)
+		if (b->wanted(o))
+			return b;
+	return NULL;
+}
+
+int
+jf_cli_compile_cached(const jf_cli_compile_opts_t *o, const uint8_t *ir,
+    size_t ir_len, jf_artifact_t *out, int *hit, char *err, size_t errlen)
+{
+	jf_compile_req_t req;
+	jf_target_t target;
+	jf_key_t key;
+	jf_store_opts_t so;
+	jf_store_t *store = NULL;
+	const jf_cli_backend_t *be;
+	char url[4200], hex[JF_KEY_HEX_LEN + 1], serr[512];
+	uint8_t *blob = NULL;
+	size_t blen = 0;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	*hit = 0;
+	memset(&req, 0, sizeof(req));
+	req.ir = ir;
+	req.ir_len = ir_len;
+	req.ns = o->ns;
+	req.triple = o->triple;
+	req.cpu = o->cpu;
+	req.features = o->features;
+	req.opt = o->opt;
+	req.symbols = o->nsymbols ? o->symbols : NULL;
+	req.nsymbols = o->nsymbols;
+	jf_cli_store_url(o->store_url, url, sizeof(url));
+
+	if ((r = jf_compile_key(&req, &target, &key, err, errlen)) != 0)
+		goto out;
+	jf_key_hex(&key, hex);
+
+	if (!o->no_cache) {
+		memset(&so, 0, sizeof(so));
+		if (jf_store_open(url, &so, &store, serr, sizeof(serr)) != 0) {
+			jf_cli_err("warning: store %s unavailable (%s); compiling without it",
+			    url, serr);
+			store = NULL;
+		}
+	}
+	if (store != NULL) {
+		r = jf_store_get(store, &key, &blob, &blen);
+		if (r == 0) {
+			r = jf_blob_decode(blob, blen, NULL, out, serr, sizeof(serr));
+			if (r == 0 && jf_key_eq(&out->m.key, &key)) {
+				*hit = 1;
+				goto done;
+			}
+			jf_cli_err("warning: cached entry %s unusable (%s); recompiling",
+			    hex, r ? serr : "key mismatch");
+			jf_artifact_free(out);
+		} else if (r != JF_ERR_NOTFOUND) {
+			jf_cli_err("warning: store read failed (%s: %s); compiling",
+			    jf_strerror(r), jf_store_errstr(store));
+		}
+		free(blob);
+		blob = NULL;
+	}
+
+	if ((be = pick_backend(o)) == NULL) {
+		r = jf_seterr(err, errlen, JF_ERR_UNSUPPORTED, "no compile backend for these options");
+		goto out;
+	}
+	if (o->verbose)
+		fprintf(stderr, "cache: miss %s\n", hex);
+	if ((r = be->compile(o, &req, out, err, errlen)) != 0)
+		goto out;
+	if (store != NULL) {
+		if ((r = jf_blob_encode(out, NULL, &blob, &blen)) == 0)
+			r = jf_store_put(store, &key, blob, blen);
+		if (r != 0)
+			jf_cli_err("warning: could not store %s (%s: %s)", hex,
+			    jf_strerror(r), jf_store_errstr(store));
+		r = 0;
+	}
+done:
+	if (*hit && o->verbose)
+		fprintf(stderr, "cache: hit %s\n", hex);
+	if (!o->no_cache)
+		(void)jf_cli_stats_bump(url, *hit ? "hits" : "misses", 1);
+	if (o->verbose && !*hit)
+		fprintf(stderr, "compiled %s for %s cpu=%s -O%c in %.1f ms: %zu bytes\n",
+		    hex, out->m.target.triple, out->m.target.cpu, out->m.target.opt,
+		    (double)out->m.compile_ns / 1e6, out->payload_len);
+out:
+	if (r != 0) {
+		jf_artifact_free(out);
+		if (!o->no_cache)
+			(void)jf_cli_stats_bump(url, "errors", 1);
+	}
+	free(blob);
+	jf_store_close(store);
+	return r;
+}
+
+int jf_cmd_compile(int argc, char **argv);
+
+int
+jf_cmd_compile(int argc, char **argv)
+{
+	jf_cli_compile_opts_t o;
+	jf_artifact_t a;
+	const char *in = NULL, *outpath = NULL;
+	uint8_t *ir = NULL;
+	size_t ir_len = 0;
+	char err[8192];
+	int i, r, hit = 0, rc = JF_EXIT_USAGE;
+
+	memset(&o, 0, sizeof(o));
+	for (i = 1; i < argc; i++) {
+		if ((r = jf_cli_compile_opt(&o, argc, argv, &i)) < 0)
+			return jf_cli_usage("compile");
+		if (r > 0)
+			continue;
+		if ((r = jf_cli_opt(argc, argv, &i, "-o", &outpath)) < 0)
+			return jf_cli_usage("compile");
+		if (r > 0)
+			continue;
+		if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			jf_cli_err("unknown option '%s'", argv[i]);
+			return jf_cli_usage("compile");
+		}
+		if (in != NULL) {
+			jf_cli_err("more than one input ('%s' and '%s')", in, argv[i]);
+			return jf_cli_usage("compile");
+		}
+		in = argv[i];
+	}
+	if (in == NULL || outpath == NULL) {
+		jf_cli_err(in == NULL ? "no input file" : "no output file (-o OUT.o)");
+		return jf_cli_usage("compile");
+	}
+
+	rc = JF_EXIT_FAIL;
+	r = jf_file_read(strcmp(in, "-") == 0 ? "/dev/stdin" : in, JF_DEFAULT_MAX_IR,
+	    &ir, &ir_len);
+	if (r != 0) {
+		if (r == JF_ERR_TOOBIG)
+			jf_cli_err("%s: input over the size limit of %u bytes", in,
+			    JF_DEFAULT_MAX_IR);
+		else
+			jf_cli_err("%s: %s", in, r == JF_ERR_NOTFOUND ?
+			    "no such file" : jf_strerror(r));
+		goto out;
+	}
+	if ((r = jf_cli_compile_cached(&o, ir, ir_len, &a, &hit, err, sizeof(err))) != 0) {
+		jf_cli_err("%s: %s", in, err);
+		goto out;
+	}
+	r = jf_cli_write_output(outpath, a.payload, a.payload_len);
+	jf_artifact_free(&a);
+	if (r != 0) {
+		jf_cli_err("%s: cannot write: %s", outpath, strerror(errno));
+		goto out;
+	}
+	rc = JF_EXIT_OK;
+out:
+	free(ir);
+	return rc;
+}
