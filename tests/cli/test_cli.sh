@@ -21,6 +21,13 @@ expect() {
 	want=$1; what=$2; shift 2
 	"$@" >"$T/out" 2>"$T/err"
 	got=$?
+	# a sanitizer report in the command's own stderr fails the test (and
+	# is echoed to the log, where tests/run.sh looks for it too)
+	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/err"; then
+		bad "$what: sanitizer report"
+		cat "$T/err"
+		return
+	fi
 	if [ "$got" -eq "$want" ]; then ok "$what (exit $got)"; else bad "$what: exit $got, want $want"; fi
 }
 # has FILE TEXT DESCRIPTION
