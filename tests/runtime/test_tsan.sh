@@ -1,0 +1,26 @@
+#!/bin/sh
+# The map swap storm of test_map.c under ThreadSanitizer. Only the read
+# side (runtime/map.c) and the test are built, with fewer swaps, so this
+# stays fast. Skipped (exit 0 with a note) when the toolchain cannot
+# build or run ThreadSanitizer programs.
+set -u
+src=${JF_SRC:-.}
+out=${JF_BUILD:-build}/tsan
+mkdir -p "$out"
+cc=${TSAN_CC:-cc}
+if ! $cc -std=c11 -D_GNU_SOURCE -I"$src" -I"$src/include" -O1 -g -fsanitize=thread \
+	-DSWAPS=300 "$src/tests/runtime/test_map.c" "$src/runtime/map.c" \
+	$(pkg-config --cflags --libs check) -pthread -o "$out/test_map" 2>"$out/build.log"; then
+	echo "SKIP: cannot build with -fsanitize=thread:"
+	cat "$out/build.log"
+	exit 0
+fi
+JF_MAP_QUICK=1 TSAN_OPTIONS="halt_on_error=1 exitcode=66" CK_FORK=no "$out/test_map" >"$out/run.log" 2>&1
+rc=$?
+cat "$out/run.log"
+if [ $rc -ne 0 ] && grep -q 'FATAL: ThreadSanitizer' "$out/run.log"; then
+	echo "SKIP: ThreadSanitizer cannot run on this machine"
+	exit 0
+fi
+[ $rc -eq 0 ] && echo "tsan: no reports"
+exit $rc
