@@ -7,7 +7,9 @@
  * jf_compile() and sends back, over a pipe, either the encoded artifact
  * blob or the error message; the parent only decodes (strictly, with the
  * payload hash checked). A crash costs the child and is reported with
- * the signal's name. The pipe message is
+ * the signal's name; an LLVM fatal error is sent back by the child's
+ * fatal-error handler as "LLVM ERROR: ..." before LLVM can abort. The
+ * pipe message is
  *
  *   i32 status (0 or a jf_err) | u32 length | blob or message
  *
@@ -25,6 +27,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <llvm-c/ErrorHandling.h>
+
 #include "jitfarm/error.h"
 #include "common/blob.h"
 #include "common/util.h"
@@ -35,10 +39,11 @@
 	JF_BLOB_MAX_PAYLOAD + JF_SIG_LEN)
 
 void
-jf_cli_local_startup(int argc, char **argv)
+jf_cli_local_startup(int argc, char **argv, int will_compile)
 {
 	(void)argc;
 	(void)argv;
+	(void)will_compile;
 }
 
 void
@@ -53,6 +58,28 @@ jf_cli_local_wanted(const jf_cli_compile_opts_t *o)
 	return 1;
 }
 
+/* The reply pipe of this child, for the fatal-error handler. */
+static int fatal_fd = -1;
+
+/* LLVM calls this on a fatal error and abort()s right after: send the
+ * reason as the reply and leave first. Only write() and _exit(). */
+static void
+fatal_handler(const char *reason)
+{
+	static const char prefix[] = "LLVM ERROR: ";
+	uint8_t hdr[8];
+	size_t n = strlen(reason);
+
+	if (n > 4000)
+		n = 4000;
+	jf_put_u32(hdr, (uint32_t)JF_ERR_FATAL);
+	jf_put_u32(hdr + 4, (uint32_t)(sizeof(prefix) - 1 + n));
+	if (fatal_fd >= 0 && jf_write_full(fatal_fd, hdr, sizeof(hdr)) == 0 &&
+	    jf_write_full(fatal_fd, prefix, sizeof(prefix) - 1) == 0)
+		(void)jf_write_full(fatal_fd, reason, n);
+	_exit(70);
+}
+
 /* The child: compile, reply, exit. Never returns. */
 static void
 child_run(int fd, const jf_compile_req_t *req)
@@ -65,6 +92,8 @@ child_run(int fd, const jf_compile_req_t *req)
 	int r;
 
 	(void)setrlimit(RLIMIT_CORE, &nocore);
+	fatal_fd = fd;
+	LLVMInstallFatalErrorHandler(fatal_handler);
 	r = jf_compile(req, &a, NULL, err, sizeof(err));
 	if (r == 0) {
 		r = jf_blob_encode(&a, NULL, &blob, &len);
