@@ -3,7 +3,11 @@
  * process, never in the command's own.
  *
  * LLVM is not hardened against hostile input: bad IR can crash it and a
- * fatal error calls abort(). Here the command forks a child that runs
+ * fatal error calls abort(). The compile therefore goes to the sandboxed
+ * worker pool (worker/pool.h), started at the first cache miss (see
+ * pool_get), and each compile runs in a worker under rlimits and a
+ * seccomp allowlist. JITFARM_NO_POOL=1, or a
+ * pool that cannot start, falls back to a plain fork: a child runs
  * jf_compile() and sends back, over a pipe, either the encoded artifact
  * blob or the error message; the parent only decodes (strictly, with the
  * payload hash checked). A crash costs the child and is reported with
@@ -14,8 +18,7 @@
  *   i32 status (0 or a jf_err) | u32 length | blob or message
  *
  * with the length checked against a hard cap before anything is
- * allocated. When the sandboxed worker pool is available it replaces the
- * fork (same entry points: startup, compile, shutdown).
+ * allocated.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,22 +36,61 @@
 #include "common/blob.h"
 #include "common/util.h"
 #include "worker/compile.h"
+#include "worker/pool.h"
 #include "cli/cli.h"
 
 #define REPLY_MAX ((size_t)JF_BLOB_HEADER_LEN + JF_BLOB_MAX_MANIFEST + \
 	JF_BLOB_MAX_PAYLOAD + JF_SIG_LEN)
 
+/* The pool, once a miss needed it; NULL before that or when it could not
+ * start (then pool_err says why and the plain fork is used). */
+static jf_pool_t *pool;
+static int pool_tried;
+static char pool_err[512];
+
 void
 jf_cli_local_startup(int argc, char **argv, int will_compile)
 {
-	(void)argc;
-	(void)argv;
+	/* a zygote re-executed from this binary runs here, never returns */
+	jf_zygote_main_if_requested(argc, argv);
 	(void)will_compile;
+}
+
+/*
+ * The pool starts at the first miss, not in main(): a hit, the common
+ * case, then costs no zygote and no spare worker (measured: starting
+ * and stopping them would double a hit's time). Up to this point the
+ * command is still single-threaded and has read no secret, so the zygote
+ * forked here inherits nothing it should not, and its workers close
+ * every inherited descriptor before they read input.
+ */
+static jf_pool_t *
+pool_get(void)
+{
+	jf_pool_opts_t po;
+	const char *no = getenv("JITFARM_NO_POOL");
+
+	if (pool != NULL || pool_tried)
+		return pool;
+	pool_tried = 1;
+	if (no != NULL && no[0] != '\0' && strcmp(no, "0") != 0) {
+		jf_strlcpy(pool_err, "JITFARM_NO_POOL is set", sizeof(pool_err));
+		return NULL;
+	}
+	/* one command, one compile at a time: one worker, one spare */
+	memset(&po, 0, sizeof(po));
+	po.workers = 1;
+	po.spares = 1;
+	if (jf_pool_create(&po, &pool, pool_err, sizeof(pool_err)) != 0)
+		pool = NULL;
+	return pool;
 }
 
 void
 jf_cli_local_shutdown(void)
 {
+	jf_pool_destroy(pool);
+	pool = NULL;
 }
 
 int
@@ -122,8 +164,12 @@ jf_cli_local_compile(const jf_cli_compile_opts_t *o, const jf_compile_req_t *req
 	uint32_t len;
 	pid_t pid = -1;
 
-	(void)o;
 	memset(out, 0, sizeof(*out));
+	if (pool_get() != NULL)
+		return jf_pool_compile(pool, req, 0, out, err, errlen);
+	if (o->verbose && pool_err[0] != '\0')
+		jf_cli_err("warning: no sandboxed workers (%s); compiling in a plain child",
+		    pool_err);
 	if (pipe2(fds, O_CLOEXEC) != 0)
 		return jf_seterr(err, errlen, JF_ERR_SYSTEM, "pipe: %s", strerror(errno));
 	fflush(NULL);
