@@ -33,6 +33,7 @@
 #include "common/farmclient.h"
 #include "common/util.h"
 #include "support.h"
+#include "servers.h"
 
 static const char add_ll[] =
     "define i32 @add(i32 %a, i32 %b) {\n"
@@ -1141,6 +1142,46 @@ START_TEST(t_worker_killed)
 }
 END_TEST
 
+/* --- two masters on one Redis store: the cluster-wide lease ------------- */
+
+START_TEST(t_two_masters_one_compile)
+{
+	jft_server_t *redis = jft_redis_start(NULL);
+	const char *extra[] = { "--store", redis->url, NULL };
+	master_t a, b;
+	pthread_t ta, tb;
+	sfarg_t ra = { 0 }, rb = { 0 };
+
+	setenv("JF_TEST_HOLD_MS", "1500", 1);
+	master_start(&a, "m-lease-a", extra);
+	master_start(&b, "m-lease-b", extra);
+	unsetenv("JF_TEST_HOLD_MS");
+	ra.m = &a;
+	ra.ns = "lease";
+	rb.m = &b;
+	rb.ns = "lease";
+	ck_assert_int_eq(pthread_create(&ta, NULL, sf_thread, &ra), 0);
+	usleep(400000);
+	ck_assert_int_eq(pthread_create(&tb, NULL, sf_thread, &rb), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	ck_assert_msg(ra.rc == 0 && rb.rc == 0, "rc %d %d", ra.rc, rb.rc);
+	ck_assert_str_eq(ra.cache, "miss");
+	ck_assert_str_eq(rb.cache, "joined");
+	ck_assert_int_eq(ra.len, rb.len);
+	ck_assert(memcmp(ra.blob, rb.blob, ra.len) == 0);
+	/* one compile in the cluster: b waited for a's entry */
+	ck_assert_int_eq(metric(&a, "jitfarm_compiles_total{result=\"ok\"}"), 1);
+	ck_assert_int_eq(metric(&b, "jitfarm_compiles_total{result=\"ok\"}"), 0);
+	ck_assert_int_eq(metric(&b, "jitfarm_lease_waits_total"), 1);
+	free(ra.blob);
+	free(rb.blob);
+	master_stop(&a);
+	master_stop(&b);
+	jft_server_free(redis);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -1161,6 +1202,7 @@ suite(void)
 	tcase_add_test(tc, t_signed_artifacts);
 	tcase_add_test(tc, t_events_stream_and_resume);
 	tcase_add_test(tc, t_worker_killed);
+	tcase_add_test(tc, t_two_masters_one_compile);
 	suite_add_tcase(s, tc);
 	return s;
 }
