@@ -1182,6 +1182,106 @@ START_TEST(t_two_masters_one_compile)
 }
 END_TEST
 
+/* --- the jitfarm command against a farm ----------------------------------- */
+
+START_TEST(t_cli_against_farm)
+{
+	master_t m;
+	char *d = jft_tmpdir("m-cli"), in[600], o1[600], o2[600], tok[600], *out, *err;
+	const char *toks = "clitoken-compile compile\n";
+	const char *extra[3];
+	char *argv[16], hex[65];
+	uint8_t *b1, *b2;
+	size_t l1, l2;
+	int st;
+
+	snprintf(in, sizeof(in), "%s/add.ll", d);
+	snprintf(o1, sizeof(o1), "%s/a.o", d);
+	snprintf(o2, sizeof(o2), "%s/b.o", d);
+	snprintf(tok, sizeof(tok), "%s/tokens", d);
+	ck_assert_int_eq(jft_write(in, add_ll, strlen(add_ll)), 0);
+	ck_assert_int_eq(jft_write(tok, toks, strlen(toks)), 0);
+	extra[0] = "--tokens";
+	extra[1] = tok;
+	extra[2] = NULL;
+	master_start(&m, "m-cli-master", extra);
+
+	/* compile --farm: a miss, then a hit, same object */
+	argv[0] = (char *)jft_bin("jitfarm");
+	argv[1] = (char *)"compile";
+	argv[2] = (char *)"--farm";
+	argv[3] = m.url;
+	argv[4] = (char *)"--token";
+	argv[5] = (char *)"clitoken-compile";
+	argv[6] = in;
+	argv[7] = (char *)"-o";
+	argv[8] = o1;
+	argv[9] = (char *)"-v";
+	argv[10] = NULL;
+	st = jft_run(argv, NULL, 0, &out, &err);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", err);
+	ck_assert_msg(strstr(err, "cache: miss") != NULL, "%s", err);
+	ck_assert(sscanf(strstr(err, "cache: miss ") + 12, "%64s", hex) == 1);
+	free(out);
+	free(err);
+	argv[8] = o2;
+	st = jft_run(argv, NULL, 0, &out, &err);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", err);
+	ck_assert_msg(strstr(err, "cache: hit") != NULL, "%s", err);
+	free(out);
+	free(err);
+	b1 = jft_read(o1, &l1);
+	b2 = jft_read(o2, &l2);
+	ck_assert(b1 != NULL && b2 != NULL && l1 == l2 && memcmp(b1, b2, l1) == 0);
+	ck_assert(l1 > 4 && memcmp(b1, "\177ELF", 4) == 0);
+	free(b2);
+
+	/* no token: refused */
+	argv[4] = (char *)"-v";
+	argv[5] = (char *)"-v";
+	st = jft_run(argv, NULL, 0, &out, &err);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	ck_assert_msg(strstr(err, "401") != NULL || strstr(err, "token") != NULL, "%s", err);
+	free(out);
+	free(err);
+
+	/* get, ls, stat through $JITFARM_FARM / $JITFARM_TOKEN */
+	setenv("JITFARM_FARM", m.url, 1);
+	setenv("JITFARM_TOKEN", "clitoken-compile", 1);
+	argv[1] = (char *)"get";
+	argv[2] = hex;
+	argv[3] = (char *)"-o";
+	argv[4] = o2;
+	argv[5] = NULL;
+	st = jft_run(argv, NULL, 0, &out, &err);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", err);
+	free(out);
+	free(err);
+	b2 = jft_read(o2, &l2);
+	ck_assert(b2 != NULL && l1 == l2 && memcmp(b1, b2, l1) == 0);
+	free(b2);
+	argv[1] = (char *)"ls";
+	argv[2] = NULL;
+	st = jft_run(argv, NULL, 0, &out, &err);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", err);
+	ck_assert_msg(strstr(out, hex) != NULL && strstr(out, "x86_64") != NULL, "%s", out);
+	free(out);
+	free(err);
+	argv[1] = (char *)"stat";
+	st = jft_run(argv, NULL, 0, &out, &err);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", err);
+	ck_assert_msg(strstr(out, "entries    1") != NULL, "%s", out);
+	free(out);
+	free(err);
+	unsetenv("JITFARM_FARM");
+	unsetenv("JITFARM_TOKEN");
+	free(b1);
+	master_stop(&m);
+	jft_rmtree(d);
+	free(d);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -1203,6 +1303,7 @@ suite(void)
 	tcase_add_test(tc, t_events_stream_and_resume);
 	tcase_add_test(tc, t_worker_killed);
 	tcase_add_test(tc, t_two_masters_one_compile);
+	tcase_add_test(tc, t_cli_against_farm);
 	suite_add_tcase(s, tc);
 	return s;
 }
