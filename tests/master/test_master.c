@@ -109,11 +109,40 @@ master_start(master_t *m, const char *tag, const char *const *extra)
 	}
 }
 
+/* Stop a master as an operator would (SIGTERM) and insist that it exits
+ * 0 with no sanitizer report in its log. */
+static void
+master_check_exit(pid_t pid, const char *logpath)
+{
+	uint64_t end = jf_now_ns() + 20000000000ull;
+	int st = 0;
+	pid_t w = 0;
+	char *log;
+
+	while (jf_now_ns() < end && (w = waitpid(pid, &st, WNOHANG)) == 0)
+		usleep(10000);
+	if (w == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		ck_abort_msg("master %d did not exit after SIGTERM", (int)pid);
+	}
+	log = (char *)jft_read(logpath, NULL);
+	if (log != NULL && (strstr(log, "Sanitizer") != NULL || strstr(log, "runtime error:"))) {
+		fprintf(stderr, "master log with a sanitizer report:\n%s\n", log);
+		free(log);
+		ck_abort_msg("sanitizer report in %s", logpath);
+	}
+	free(log);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "master exit status %d", st);
+}
+
 static void
 master_stop(master_t *m)
 {
-	if (m->pid > 0)
-		jft_stop(m->pid);
+	if (m->pid > 0) {
+		kill(m->pid, SIGTERM);
+		master_check_exit(m->pid, m->log);
+	}
 	m->pid = 0;
 	jft_rmtree(m->dir);
 	free(m->dir);
@@ -368,7 +397,8 @@ START_TEST(t_wait0_and_unix_socket)
 		ck_assert_str_eq(r.cache, "miss");
 		jf_farm_result_free(&r);
 		jf_farm_close(fu);
-		jft_stop(pid);
+		kill(pid, SIGTERM);
+		master_check_exit(pid, log);
 		jft_rmtree(d);
 		free(d);
 		(void)mu;
@@ -860,7 +890,8 @@ START_TEST(t_help_and_config)
 	ck_assert_int_eq(jft_wait_port(p3, 15000), 0);
 	ck_assert_int_ne(jft_wait_port(p1, 200), 0);
 	ck_assert_int_ne(jft_wait_port(p2, 200), 0);
-	jft_stop(pid);
+	kill(pid, SIGTERM);
+	master_check_exit(pid, log);
 	out = (char *)jft_read(log, NULL);
 	ck_assert_ptr_nonnull(out);
 	ck_assert_msg(strstr(out, "queue_limit=9") != NULL, "%s", out);
