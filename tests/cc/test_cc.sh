@@ -226,6 +226,8 @@ else
 	check "second checkout: all $nsrc compiles are direct hits, no miss" \
 		sh -c "[ $(counter cc-direct-hits) -eq $((d0 + 2 * nsrc)) ] && [ $(counter cc-misses) -eq $((m0 + nsrc)) ]"
 	smoke "$T/elsewhere/deeper/path/lua" checkout2
+	check "no cache errors (fallbacks to the real compiler) in the Lua builds" \
+		[ "$(counter cc-errors)" -eq 0 ]
 	"$J" stat
 fi
 
