@@ -517,6 +517,16 @@ fail_request(jf_pool_t *p, worker_t *w, int wstatus)
 	int quarantined;
 
 	w->req = NULL;
+	if (!w->timed_out && w->ftype == 0 && wstatus >= 0 && WIFEXITED(wstatus) &&
+	    WEXITSTATUS(wstatus) == JF_WORKER_EXIT_SANDBOX) {
+		/* the worker could not confine itself before reading the
+		 * request: not the input's fault; it waits for another */
+		jf_warn("pool: worker %d failed to start%s%s", (int)w->pid,
+		    w->fmsg[0] ? ": " : "", w->fmsg);
+		r->start_ns = 0;
+		enqueue(p, r, 1);
+		return;
+	}
 	switch (code) {
 	case JF_ERR_TIMEOUT: p->st.timeouts++; break;
 	case JF_ERR_OOM: p->st.ooms++; break;
@@ -852,6 +862,32 @@ maintain(jf_pool_t *p)
 			} else {
 				next = JF_MIN(next, w->deadline_ns);
 			}
+		}
+	}
+	/* a request that never got a worker still has a deadline (no
+	 * strike: the input is not to blame) */
+	{
+		req_t **pp = &p->qhead, *prev = NULL;
+
+		while (*pp != NULL) {
+			req_t *r = *pp;
+			uint64_t dl = r->submit_ns + (uint64_t)r->timeout_ms * 1000000ull;
+			char msg[128];
+
+			if (now < dl) {
+				next = JF_MIN(next, dl);
+				prev = r;
+				pp = &r->next;
+				continue;
+			}
+			*pp = r->next;
+			if (p->qtail == r)
+				p->qtail = prev;
+			p->nqueued--;
+			p->st.timeouts++;
+			snprintf(msg, sizeof(msg), "timeout after %d ms waiting for a worker",
+			    r->timeout_ms);
+			complete(p, r, JF_ERR_TIMEOUT, msg, NULL);
 		}
 	}
 	/* hand out queued requests to idle workers */

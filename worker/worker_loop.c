@@ -161,6 +161,11 @@ jf_worker_run(int fd, const jf_sandbox_conf_t *conf)
 	char err[256];
 
 	jf_worker_llvm_handlers(fd);
+#ifdef JF_TEST_HOOKS
+	/* a worker that cannot start, for the crash-loop test */
+	if (getenv("JITFARM_TEST_WORKER_EXIT") != NULL)
+		_exit(JF_WORKER_EXIT_SANDBOX);
+#endif
 	if (jf_sandbox_apply(conf, fd, err, sizeof(err)) != 0) {
 		/* say why on the channel if we still can, then die */
 		(void)jf_frame_write(fd, JF_FRAME_RESULT, 0, JF_ERR_SYSTEM, err, strlen(err));

@@ -534,6 +534,28 @@ START_TEST(test_queue_limit)
 }
 END_TEST
 
+/* Workers that die as they start: spawning backs off instead of
+ * spinning, and a request that never gets a worker times out. */
+START_TEST(test_crash_loop_backs_off)
+{
+	jf_pool_stats_t st;
+	jf_pool_t *p;
+	char err[512];
+
+	setenv("JITFARM_TEST_WORKER_EXIT", "1", 1);
+	p = make_pool(1, 60, 0);
+	unsetenv("JITFARM_TEST_WORKER_EXIT");
+	ck_assert_int_eq(compile_sync(p, good_ll, 1500, err, sizeof(err)), JF_ERR_TIMEOUT);
+	ck_assert_str_eq(err, "timeout after 1500 ms waiting for a worker");
+	jf_pool_get_stats(p, &st);
+	/* without backoff this is thousands of forks in 1.5 s */
+	ck_assert_uint_ge(st.spawned, 3);
+	ck_assert_uint_le(st.spawned, 20);
+	ck_assert_uint_eq(st.crashes, 0);       /* no request was at fault */
+	jf_pool_destroy(p);
+}
+END_TEST
+
 int
 main(int argc, char **argv)
 {
@@ -560,6 +582,7 @@ main(int argc, char **argv)
 	tcase_add_test(tc, test_zygote_restart);
 	tcase_add_test(tc, test_destroy_completes_pending);
 	tcase_add_test(tc, test_queue_limit);
+	tcase_add_test(tc, test_crash_loop_backs_off);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
