@@ -769,14 +769,6 @@ cc_cached(cc_ctx_t *c)
 	if ((r = jf_file_read(bc, JF_DEFAULT_MAX_IR, &buf, &len)) != 0)
 		goto out;
 	c->o.opt = c->a.opt;
-	/*
-	 * Only a miss compiles, so only a miss starts the local fork-server
-	 * (a hit must stay a few milliseconds). This process has no thread,
-	 * no listening socket and no secret at this point; the store's
-	 * connection is inherited by the zygote, and every worker closes all
-	 * it inherited before it reads the bitcode.
-	 */
-	jf_cli_local_startup(0, NULL, 1);
 	{
 		char err[1024];
 
