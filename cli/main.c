@@ -28,7 +28,7 @@ static int cmd_help(int argc, char **argv);
 int jf_cli_farm_dispatch(const char *cmd, int argc, char **argv, int *rc);
 
 const jf_cli_cmd_t jf_cli_cmds[] = {
-	{ "compile", jf_cmd_compile, "IN -o OUT.o [options]",
+	{ "compile", jf_cmd_compile, "IN|- -o OUT.o [options]",
 	  "compile LLVM IR (.ll or .bc) to an object file, through the cache", 1 },
 	{ "get", jf_cmd_get, "KEY -o OUT [--blob] [--store URL]",
 	  "write a cached artifact's object (or whole blob) to OUT", 0 },
