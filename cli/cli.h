@@ -34,6 +34,8 @@ typedef struct jf_cli_cmd {
 	int (*run)(int argc, char **argv);      /* argv[0] is the command name */
 	const char *args;                       /* one-line synopsis of the arguments */
 	const char *help;                       /* one line of what it does */
+	int compiles;                           /* 1: may compile locally, so the
+						 * fork-server starts first */
 } jf_cli_cmd_t;
 
 /* The options every compiling command takes. Strings are borrowed from
@@ -111,9 +113,11 @@ int jf_cli_compile_cached(const jf_cli_compile_opts_t *o, const uint8_t *ir,
 int jf_cli_local_wanted(const jf_cli_compile_opts_t *o);
 int jf_cli_local_compile(const jf_cli_compile_opts_t *o, const jf_compile_req_t *req,
     jf_artifact_t *out, char *err, size_t errlen);
-/* Called first thing in main() (the pool's zygote hook, and the pool
- * itself once it exists); jf_cli_local_shutdown at exit. */
-void jf_cli_local_startup(int argc, char **argv);
+/* Called first thing in main(), before any file, socket or thread is
+ * opened: the local backend's start-up (a zygote re-executed from this
+ * binary runs here and never returns; with will_compile, the fork-server
+ * is started). jf_cli_local_shutdown at exit. */
+void jf_cli_local_startup(int argc, char **argv, int will_compile);
 void jf_cli_local_shutdown(void);
 
 /*

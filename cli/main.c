@@ -26,21 +26,21 @@ static int cmd_help(int argc, char **argv);
 
 const jf_cli_cmd_t jf_cli_cmds[] = {
 	{ "compile", jf_cmd_compile, "IN -o OUT.o [options]",
-	  "compile LLVM IR (.ll or .bc) to an object file, through the cache" },
+	  "compile LLVM IR (.ll or .bc) to an object file, through the cache", 1 },
 	{ "get", jf_cmd_get, "KEY -o OUT [--blob] [--store URL]",
-	  "write a cached artifact's object (or whole blob) to OUT" },
+	  "write a cached artifact's object (or whole blob) to OUT", 0 },
 	{ "put", jf_cmd_put, "BLOB [--store URL]",
-	  "add an artifact blob to the store under its manifest's key" },
+	  "add an artifact blob to the store under its manifest's key", 0 },
 	{ "ls", jf_cmd_ls, "[--store URL]",
-	  "list the store: key, size, target, cpu, opt level" },
+	  "list the store: key, size, target, cpu, opt level", 0 },
 	{ "stat", jf_cmd_stat, "[--store URL]",
-	  "entries and bytes in the store, and this client's counters" },
+	  "entries and bytes in the store, and this client's counters", 0 },
 	{ "gc", jf_cmd_gc, "--max-bytes N[K|M|G] [--store URL]",
-	  "trim a file store to N bytes, least recently used first" },
+	  "trim a file store to N bytes, least recently used first", 0 },
 	{ "keygen", jf_cmd_keygen, "PRIV.pem PUB.pem",
-	  "make an Ed25519 key pair for signing artifacts" },
-	{ "help", cmd_help, "[COMMAND]", "show this help, or one command's" },
-	{ NULL, NULL, NULL, NULL }
+	  "make an Ed25519 key pair for signing artifacts", 0 },
+	{ "help", cmd_help, "[COMMAND]", "show this help, or one command's", 0 },
+	{ NULL, NULL, NULL, NULL, 0 }
 };
 
 /* Tried in order on a cache miss; the first that wants the options
@@ -103,12 +103,12 @@ cmd_help(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
-	const jf_cli_cmd_t *c;
+	const jf_cli_cmd_t *c = argc >= 2 ? find_cmd(argv[1]) : NULL;
 	int rc;
 
 	/* before anything else: the fork-server is forked from a process
 	 * that has opened nothing and started no thread yet */
-	jf_cli_local_startup(argc, argv);
+	jf_cli_local_startup(argc, argv, c != NULL && c->compiles);
 	jf_log_to_stderr();
 	jf_log_set_level(getenv("JITFARM_DEBUG") ? JF_LOG_DEBUG : JF_LOG_WARN);
 	if (argc < 2) {
@@ -125,7 +125,7 @@ main(int argc, char **argv)
 		rc = JF_EXIT_OK;
 		goto out;
 	}
-	if ((c = find_cmd(argv[1])) == NULL) {
+	if (c == NULL) {
 		jf_cli_err("unknown command '%s' (try '%s help')", argv[1], jf_cli_prog);
 		rc = JF_EXIT_USAGE;
 		goto out;

@@ -13,7 +13,9 @@
  *    verify key, the signature. A bad entry is a miss: counted, logged and
  *    deleted unless the store is read-only.
  */
+#include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,13 +39,7 @@ struct jf_store {
 	char err[256];
 };
 
-/* Backends registered by scheme prefix. Weak references let a build
- * leave a backend out without editing this table. */
-extern const jf_store_ops_t jf_store_redis_ops __attribute__((weak));
-extern const jf_store_ops_t jf_store_http_ops __attribute__((weak));
-extern const jf_store_ops_t jf_store_s3_ops __attribute__((weak));
-extern const jf_store_ops_t jf_store_tiered_ops __attribute__((weak));
-
+/* Backends, by scheme prefix. */
 static const jf_store_ops_t *
 ops_for(const char *url)
 {
@@ -57,8 +53,6 @@ ops_for(const char *url)
 		const char *sch;
 		size_t n;
 
-		if (all[i] == NULL)
-			continue;
 		sch = all[i]->scheme;
 		n = strlen(sch);
 		/* "http" also claims "https" */
@@ -67,6 +61,106 @@ ops_for(const char *url)
 			return all[i];
 	}
 	return NULL;
+}
+
+int
+jf_store_url_param(const char *url, const char *name, char *buf, size_t len)
+{
+	const char *q = strchr(url, '?'), *p;
+	size_t nl = strlen(name);
+
+	if (len == 0)
+		return JF_ERR_TOOBIG;
+	buf[0] = '\0';
+	if (q == NULL)
+		return 0;
+	for (p = q + 1; *p; ) {
+		const char *end = p + strcspn(p, "&");
+
+		if ((size_t)(end - p) > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+			const char *v = p + nl + 1;
+			size_t o = 0;
+
+			while (v < end) {
+				int c = (unsigned char)*v;
+
+				if (c == '%' && end - v >= 3 && isxdigit((unsigned char)v[1]) &&
+				    isxdigit((unsigned char)v[2])) {
+					char h[3] = { v[1], v[2], 0 };
+
+					c = (int)strtol(h, NULL, 16);
+					v += 3;
+				} else {
+					if (c == '+')
+						c = ' ';
+					v++;
+				}
+				if (o + 1 >= len)
+					return JF_ERR_TOOBIG;
+				buf[o++] = (char)c;
+			}
+			buf[o] = '\0';
+			return 1;
+		}
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+long
+jf_store_url_long(const char *url, const char *name, long def)
+{
+	char v[32], *end;
+	long n;
+	int r = jf_store_url_param(url, name, v, sizeof(v));
+
+	if (r == 0)
+		return def;
+	if (r < 0 || v[0] == '\0')
+		return -1;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (*end != '\0' || errno != 0 || n < 0)
+		return -1;
+	return n;
+}
+
+/* The common options a URL may carry; they override opts. */
+static int
+opts_from_url(const char *url, jf_store_opts_t *o, char *err, size_t errlen)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} ints[] = {
+		{ "connect_timeout_ms", offsetof(jf_store_opts_t, connect_timeout_ms) },
+		{ "timeout_ms", offsetof(jf_store_opts_t, op_timeout_ms) },
+		{ "read_only", offsetof(jf_store_opts_t, read_only) },
+		{ "retries", offsetof(jf_store_opts_t, retries) },
+		{ "breaker_threshold", offsetof(jf_store_opts_t, breaker_threshold) },
+		{ "breaker_cooldown_ms", offsetof(jf_store_opts_t, breaker_cooldown_ms) },
+		{ "page_size", offsetof(jf_store_opts_t, page_size) },
+	};
+	size_t i;
+
+	/* tiered: the parts carry their own options */
+	if (strncmp(url, "tiered:", 7) == 0)
+		return 0;
+	for (i = 0; i < JF_ARRAY_LEN(ints); i++) {
+		long v = jf_store_url_long(url, ints[i].name, -2);
+
+		if (v == -2)
+			continue;
+		if (v < 0 || v > 3600000)
+			return jf_seterr(err, errlen, JF_ERR_INVAL,
+			    "bad value for %s in store URL", ints[i].name);
+		if (v == 0 && strcmp(ints[i].name, "read_only") != 0 &&
+		    strcmp(ints[i].name, "retries") != 0)
+			return jf_seterr(err, errlen, JF_ERR_INVAL,
+			    "%s must be positive", ints[i].name);
+		*(int *)((char *)o + ints[i].off) = (int)v;
+	}
+	return 0;
 }
 
 int
@@ -98,6 +192,12 @@ jf_store_open(const char *url, const jf_store_opts_t *opts, jf_store_t **out,
 		s->opts.breaker_threshold = 5;
 	if (s->opts.breaker_cooldown_ms <= 0)
 		s->opts.breaker_cooldown_ms = 5000;
+	if (s->opts.page_size <= 0)
+		s->opts.page_size = 1000;
+	if ((r = opts_from_url(url, &s->opts, err, errlen)) != 0) {
+		free(s);
+		return r;
+	}
 	s->ops = ops;
 	jf_strlcpy(s->url, url, sizeof(s->url));
 	if ((r = ops->open(url, &s->opts, &s->self, err, errlen)) != 0) {
@@ -175,8 +275,9 @@ breaker_note(jf_store_t *s, int r)
 #define STORE_CALL(s, r, expr) \
 	do { \
 		int a_; \
+		(s)->err[0] = '\0'; \
 		(r) = breaker_check(s); \
-		for (a_ = 0; (r) == 0; a_++) { \
+		for (a_ = 0; (r) == 0 || a_ > 0; a_++) { \
 			(r) = (expr); \
 			if (!transient(r) || a_ >= (s)->opts.retries || \
 			    (s)->fails + 1 >= (s)->opts.breaker_threshold) \
@@ -197,12 +298,55 @@ jf_store_get_raw(jf_store_t *s, const jf_key_t *k, uint8_t **blob, size_t *len)
 	return r;
 }
 
-int
-jf_store_get(jf_store_t *s, const jf_key_t *k, uint8_t **blob, size_t *len)
+/* Check a fetched blob: 0 if good, JF_ERR_NOMEM, or another code with
+ * why filled in for a corrupt or badly signed entry. */
+static int
+verify_blob(jf_store_t *s, const jf_key_t *k, const uint8_t *blob, size_t len,
+    char *why, size_t whylen)
 {
 	jf_manifest_t m;
 	jf_artifact_t a;
-	char why[256], hex[JF_KEY_HEX_LEN + 1];
+	int r;
+
+	if (s->ops->self_verifying)
+		return 0;
+	if (s->opts.verify_key)
+		r = jf_blob_decode(blob, len, s->opts.verify_key, &a, why, whylen);
+	else
+		r = jf_blob_peek(blob, len, &m, why, whylen);
+	if (r != 0)
+		return r;
+	if (s->opts.verify_key) {
+		r = jf_key_eq(&a.m.key, k) ? 0 : JF_ERR_INTEGRITY;
+		jf_artifact_free(&a);
+	} else {
+		r = jf_key_eq(&m.key, k) ? 0 : JF_ERR_INTEGRITY;
+		jf_manifest_free(&m);
+	}
+	if (r != 0)
+		snprintf(why, whylen, "stored under a key that is not its own");
+	return r;
+}
+
+/* A corrupt entry: count, log, and delete it where the store is writable. */
+static void
+drop_corrupt(jf_store_t *s, const jf_key_t *k, const char *why)
+{
+	char hex[JF_KEY_HEX_LEN + 1];
+
+	jf_key_hex(k, hex);
+	s->st.corrupt++;
+	jf_warn("store=%s key=%s msg=\"corrupt entry dropped\" why=\"%s\"",
+	    s->ops->scheme, hex, why);
+	snprintf(s->err, sizeof(s->err), "corrupt entry %.16s...: %s", hex, why);
+	if (!s->opts.read_only && !s->opts.keep_corrupt)
+		(void)s->ops->del(s->self, k);
+}
+
+int
+jf_store_get(jf_store_t *s, const jf_key_t *k, uint8_t **blob, size_t *len)
+{
+	char why[256];
 	int r;
 
 	s->st.gets++;
@@ -211,38 +355,13 @@ jf_store_get(jf_store_t *s, const jf_key_t *k, uint8_t **blob, size_t *len)
 			s->st.misses++;
 		return r;
 	}
-	if (s->opts.verify_key)
-		r = jf_blob_decode(*blob, *len, s->opts.verify_key, &a, why, sizeof(why));
-	else
-		r = jf_blob_peek(*blob, *len, &m, why, sizeof(why));
-	if (r == 0) {
-		if (s->opts.verify_key) {
-			r = jf_key_eq(&a.m.key, k) ? 0 : JF_ERR_INTEGRITY;
-			jf_artifact_free(&a);
-		} else {
-			r = jf_key_eq(&m.key, k) ? 0 : JF_ERR_INTEGRITY;
-			jf_manifest_free(&m);
-		}
-		if (r != 0)
-			snprintf(why, sizeof(why), "stored under a key that is not its own");
-	}
-	if (r == JF_ERR_NOMEM) {
+	if ((r = verify_blob(s, k, *blob, *len, why, sizeof(why))) != 0) {
 		free(*blob);
 		*blob = NULL;
 		*len = 0;
-		return r;
-	}
-	if (r != 0) {
-		jf_key_hex(k, hex);
-		s->st.corrupt++;
-		jf_warn("store=%s key=%s msg=\"corrupt entry dropped\" why=\"%s\"",
-		    s->ops->scheme, hex, why);
-		snprintf(s->err, sizeof(s->err), "%s", why);
-		free(*blob);
-		*blob = NULL;
-		*len = 0;
-		if (!s->opts.read_only && !s->opts.keep_corrupt)
-			(void)s->ops->del(s->self, k);
+		if (r == JF_ERR_NOMEM)
+			return r;
+		drop_corrupt(s, k, why);
 		s->st.misses++;
 		return JF_ERR_NOTFOUND;
 	}
@@ -302,8 +421,10 @@ jf_store_exists(jf_store_t *s, const jf_key_t *k)
 int
 jf_store_list(jf_store_t *s, jf_store_list_fn fn, void *arg)
 {
-	int r = breaker_check(s);
+	int r;
 
+	s->err[0] = '\0';
+	r = breaker_check(s);
 	/* not retried: a partial listing was already delivered */
 	if (r == 0) {
 		r = s->ops->list(s->self, fn, arg);
@@ -331,10 +452,145 @@ jf_store_watch(jf_store_t *s, char *cursor, size_t len, int timeout_ms,
 
 	if (s->ops->watch == NULL)
 		return JF_ERR_UNSUPPORTED;
+	s->err[0] = '\0';
 	if ((r = breaker_check(s)) != 0)
 		return r;
 	r = s->ops->watch(s->self, cursor, len, timeout_ms, fn, arg);
 	breaker_note(s, r);
+	return r;
+}
+
+typedef struct load_ctx {
+	jf_store_t *s;
+	jf_store_blob_fn fn;
+	void *arg;
+	/* corrupt entries, deleted once the walk is over */
+	jf_key_t *bad;
+	size_t nbad, capbad;
+	/* the generic path collects keys first, then gets them */
+	jf_key_t *keys;
+	size_t n, cap;
+} load_ctx_t;
+
+static int
+load_one(const jf_key_t *k, const uint8_t *blob, size_t len, void *arg)
+{
+	load_ctx_t *c = arg;
+	char why[256];
+	int r;
+
+	c->s->st.gets++;
+	if ((r = verify_blob(c->s, k, blob, len, why, sizeof(why))) != 0) {
+		char hex[JF_KEY_HEX_LEN + 1];
+
+		if (r == JF_ERR_NOMEM)
+			return r;
+		/* not deleted here: the backend may be in the middle of a
+		 * pipeline or a paged walk that a delete would disturb */
+		jf_key_hex(k, hex);
+		c->s->st.corrupt++;
+		c->s->st.misses++;
+		jf_warn("store=%s key=%s msg=\"corrupt entry dropped\" why=\"%s\"",
+		    c->s->ops->scheme, hex, why);
+		if (c->nbad == c->capbad) {
+			size_t nc = c->capbad ? c->capbad * 2 : 16;
+			jf_key_t *nb = realloc(c->bad, nc * sizeof(*nb));
+
+			if (nb == NULL)
+				return JF_ERR_NOMEM;
+			c->bad = nb;
+			c->capbad = nc;
+		}
+		c->bad[c->nbad++] = *k;
+		return 0;
+	}
+	c->s->st.hits++;
+	return c->fn(k, blob, len, c->arg);
+}
+
+static int
+collect_key(const jf_store_entry_t *e, void *arg)
+{
+	load_ctx_t *c = arg;
+
+	if (c->n == c->cap) {
+		size_t nc = c->cap ? c->cap * 2 : 1024;
+		jf_key_t *nk = realloc(c->keys, nc * sizeof(*nk));
+
+		if (nk == NULL)
+			return JF_ERR_NOMEM;
+		c->keys = nk;
+		c->cap = nc;
+	}
+	c->keys[c->n++] = e->key;
+	return 0;
+}
+
+int
+jf_store_load_all(jf_store_t *s, jf_store_blob_fn fn, void *arg)
+{
+	load_ctx_t c = { .s = s, .fn = fn, .arg = arg };
+	size_t i;
+	int r;
+
+	s->err[0] = '\0';
+	if (s->ops->load_all != NULL) {
+		if ((r = breaker_check(s)) != 0)
+			return r;
+		r = s->ops->load_all(s->self, load_one, &c);
+		breaker_note(s, r);
+		goto out;
+	}
+	if ((r = jf_store_list(s, collect_key, &c)) != 0)
+		goto out;
+	for (i = 0; i < c.n && r == 0; i++) {
+		uint8_t *blob = NULL;
+		size_t len = 0;
+
+		STORE_CALL(s, r, s->ops->get(s->self, &c.keys[i], &blob, &len));
+		if (r == JF_ERR_NOTFOUND) {
+			r = 0;          /* deleted since the listing */
+			continue;
+		}
+		if (r == 0)
+			r = load_one(&c.keys[i], blob, len, &c);
+		free(blob);
+	}
+out:
+	if (!s->opts.read_only && !s->opts.keep_corrupt)
+		for (i = 0; i < c.nbad; i++)
+			(void)s->ops->del(s->self, &c.bad[i]);
+	free(c.bad);
+	free(c.keys);
+	return r;
+}
+
+int
+jf_store_lease(jf_store_t *s, const jf_key_t *k, int ttl_ms, int *acquired)
+{
+	int r;
+
+	*acquired = 0;
+	if (s->ops->lease == NULL)
+		return JF_ERR_UNSUPPORTED;
+	if (s->opts.read_only)
+		return JF_ERR_READONLY;
+	if (ttl_ms <= 0)
+		return JF_ERR_INVAL;
+	STORE_CALL(s, r, s->ops->lease(s->self, k, ttl_ms, acquired));
+	return r;
+}
+
+int
+jf_store_lease_release(jf_store_t *s, const jf_key_t *k)
+{
+	int r;
+
+	if (s->ops->lease_release == NULL)
+		return JF_ERR_UNSUPPORTED;
+	if (s->opts.read_only)
+		return JF_ERR_READONLY;
+	STORE_CALL(s, r, s->ops->lease_release(s->self, k));
 	return r;
 }
 
@@ -356,6 +612,8 @@ void
 jf_store_get_stats(jf_store_t *s, jf_store_stats_t *st)
 {
 	*st = s->st;
+	if (s->ops->stats)
+		s->ops->stats(s->self, st);
 }
 
 const char *

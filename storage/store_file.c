@@ -49,11 +49,12 @@ fs_open(const char *url, const jf_store_opts_t *o, void **self, char *err, size_
 	if (path[0] != '/')
 		return jf_seterr(err, errlen, JF_ERR_INVAL,
 		    "file store path must be absolute: %s", url);
-	if (strlen(path) >= sizeof(fs->root) - 80)
+	/* the query string holds options, not part of the path */
+	if (strcspn(path, "?") >= sizeof(fs->root) - 80)
 		return jf_seterr(err, errlen, JF_ERR_INVAL, "file store path too long");
 	if ((fs = calloc(1, sizeof(*fs))) == NULL)
 		return JF_ERR_NOMEM;
-	jf_strlcpy(fs->root, path, sizeof(fs->root));
+	memcpy(fs->root, path, strcspn(path, "?"));
 	/* strip trailing slashes, but keep "/" itself */
 	while (strlen(fs->root) > 1 && fs->root[strlen(fs->root) - 1] == '/')
 		fs->root[strlen(fs->root) - 1] = '\0';

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/blob.h"
 #include "worker/compile.h"
@@ -88,8 +89,17 @@ int jf_pool_compile(jf_pool_t *p, const jf_compile_req_t *req, int timeout_ms,
 int jf_pool_ready(jf_pool_t *p);
 void jf_pool_get_stats(jf_pool_t *p, jf_pool_stats_t *st);
 
+/* 1 when key is quarantined now; msg (may be NULL) receives the
+ * recorded error. For answering JF_ERR_QUARANTINED from submit. */
+int jf_pool_quarantined(jf_pool_t *p, const jf_key_t *key, char *msg, size_t msglen);
+/* The zygote's pid, 0 while it is (re)starting. For tests and metrics. */
+pid_t jf_pool_zygote_pid(jf_pool_t *p);
+
 /* A program that uses the pool calls this first thing in main(): when
- * it was re-executed as a zygote it runs the zygote and never returns. */
+ * it was re-executed as a zygote it runs the zygote and never returns.
+ * (A zygote that dies is restarted by re-executing opts.self_exe with a
+ * hidden argument; a program that skips this call would run again as
+ * itself.) */
 void jf_zygote_main_if_requested(int argc, char **argv);
 
 #endif

@@ -21,6 +21,13 @@ expect() {
 	want=$1; what=$2; shift 2
 	"$@" >"$T/out" 2>"$T/err"
 	got=$?
+	# a sanitizer report in the command's own stderr fails the test (and
+	# is echoed to the log, where tests/run.sh looks for it too)
+	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/err"; then
+		bad "$what: sanitizer report"
+		cat "$T/err"
+		return
+	fi
 	if [ "$got" -eq "$want" ]; then ok "$what (exit $got)"; else bad "$what: exit $got, want $want"; fi
 }
 # has FILE TEXT DESCRIPTION
@@ -63,6 +70,17 @@ expect 1 "unknown feature" "$J" compile "$T/add.ll" -o "$T/x.o" --features +nosu
 has "$T/err" "unknown cpu feature 'nosuchfeature'" "unknown feature is named"
 expect 1 "missing input file" "$J" compile "$T/none.ll" -o "$T/x.o"
 expect 1 "undefined exported symbol" "$J" compile "$T/add.ll" -o "$T/x.o" --symbol nope
+# IR that passes the verifier and then makes LLVM's x86 code generator
+# abort: the compile runs in a child, so the command reports it and lives
+cat >"$T/fatal.ll" <<'IR'
+declare void @llvm.aarch64.neon.st1x2.v8i8.p0(<8 x i8>, <8 x i8>, ptr)
+define void @f(<8 x i8> %a, <8 x i8> %b, ptr %p) {
+  call void @llvm.aarch64.neon.st1x2.v8i8.p0(<8 x i8> %a, <8 x i8> %b, ptr %p)
+  ret void
+}
+IR
+expect 1 "IR that makes LLVM abort" "$J" compile "$T/fatal.ll" -o "$T/x.o"
+has "$T/err" "LLVM ERROR: Do not know how to widen" "LLVM's fatal error is reported"
 [ ! -e "$T/x.o" ] && ok "no output after errors" || bad "an output file was left behind"
 
 # --- the cache: miss, then hit, and the same bytes ---

@@ -71,10 +71,13 @@ spawn(jft_server_t *s)
 		break;
 	}
 	case JFT_S3RVER: {
-		char node[] = "node", d[] = "-d", a[] = "-a", ip[] = "127.0.0.1", pp[] = "-p",
+		/* s3rver's ListObjectsV2 continuation tokens use DES, which
+		 * OpenSSL 3 keeps in its legacy provider */
+		char node[] = "node", legacy[] = "--openssl-legacy-provider", d[] = "-d",
+		    a[] = "-a", ip[] = "127.0.0.1", pp[] = "-p",
 		    sil[] = "--silent", cb[] = "--configure-bucket", bucket[] = "jitfarm",
 		    script[4096];
-		char *argv[] = { node, script, d, s->root, a, ip, pp, port, sil, cb, bucket, NULL };
+		char *argv[] = { node, legacy, script, d, s->root, a, ip, pp, port, sil, cb, bucket, NULL };
 
 		snprintf(script, sizeof(script), "%s", s3rver_script());
 		s->pid = jft_spawn(argv, s->log);

@@ -1,0 +1,234 @@
+/*
+ * pool.c (bench) - what the fork-server and the sandbox cost a compile.
+ *
+ * 1. Overhead: the 300-function module at O2 compiled in this process
+ *    (jf_compile) and through a one-worker pool (jf_pool_compile:
+ *    encode, stream to a sandboxed worker, compile there, stream the
+ *    artifact back, decode), alternating, median of each; the ratio is
+ *    the figure of merit.
+ * 2. Throughput: tiny O0 compiles per second through the pool with one
+ *    and with two workers (requests kept queued, asynchronous submit and
+ *    dispatch), against the same compile in a loop in this process.
+ *
+ *   make bench   (or: build/bench/pool [FUNCTIONS] [SECONDS])
+ */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jitfarm/error.h"
+#include "common/util.h"
+#include "worker/compile.h"
+#include "worker/pool.h"
+
+static const char tiny_ll[] =
+	"define i64 @add(i64 %a, i64 %b) {\n"
+	"  %s = add i64 %a, %b\n"
+	"  ret i64 %s\n"
+	"}\n";
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The module of bench/compile.c: nfn small loops, half of them array
+ * loops the vectoriser works on, half reductions. */
+static char *
+gen_ir(int nfn, size_t *len)
+{
+	size_t cap = (size_t)nfn * 1024 + 256, used = 0;
+	char *s = malloc(cap);
+	int i;
+
+	if (s == NULL)
+		abort();
+	for (i = 0; i < nfn; i++) {
+		if (i % 2 == 0)
+			used += (size_t)snprintf(s + used, cap - used,
+			    "define void @f%d(ptr %%a, ptr %%b, i64 %%n) {\n"
+			    "entry:\n"
+			    "  %%c0 = icmp sgt i64 %%n, 0\n"
+			    "  br i1 %%c0, label %%loop, label %%exit\n"
+			    "loop:\n"
+			    "  %%i = phi i64 [ 0, %%entry ], [ %%i1, %%loop ]\n"
+			    "  %%pa = getelementptr inbounds i32, ptr %%a, i64 %%i\n"
+			    "  %%va = load i32, ptr %%pa\n"
+			    "  %%pb = getelementptr inbounds i32, ptr %%b, i64 %%i\n"
+			    "  %%vb = load i32, ptr %%pb\n"
+			    "  %%m = mul i32 %%va, %d\n"
+			    "  %%s = add i32 %%m, %%vb\n"
+			    "  %%x = xor i32 %%s, %d\n"
+			    "  store i32 %%x, ptr %%pa\n"
+			    "  %%i1 = add nuw nsw i64 %%i, 1\n"
+			    "  %%c = icmp slt i64 %%i1, %%n\n"
+			    "  br i1 %%c, label %%loop, label %%exit\n"
+			    "exit:\n"
+			    "  ret void\n"
+			    "}\n", i, i + 3, i * 7 + 1);
+		else
+			used += (size_t)snprintf(s + used, cap - used,
+			    "define i64 @f%d(ptr %%a, i64 %%n) {\n"
+			    "entry:\n"
+			    "  %%c0 = icmp sgt i64 %%n, 0\n"
+			    "  br i1 %%c0, label %%loop, label %%exit\n"
+			    "loop:\n"
+			    "  %%i = phi i64 [ 0, %%entry ], [ %%i1, %%loop ]\n"
+			    "  %%acc = phi i64 [ %d, %%entry ], [ %%acc2, %%loop ]\n"
+			    "  %%p = getelementptr inbounds i64, ptr %%a, i64 %%i\n"
+			    "  %%v = load i64, ptr %%p\n"
+			    "  %%t = mul i64 %%v, %d\n"
+			    "  %%acc2 = add i64 %%acc, %%t\n"
+			    "  %%i1 = add nuw nsw i64 %%i, 1\n"
+			    "  %%c = icmp slt i64 %%i1, %%n\n"
+			    "  br i1 %%c, label %%loop, label %%exit\n"
+			    "exit:\n"
+			    "  %%r = phi i64 [ 0, %%entry ], [ %%acc2, %%loop ]\n"
+			    "  ret i64 %%r\n"
+			    "}\n", i, i, i + 5);
+	}
+	*len = used;
+	return s;
+}
+
+static jf_compile_req_t
+req_of(const char *ir, size_t len, char opt)
+{
+	jf_compile_req_t r;
+
+	memset(&r, 0, sizeof(r));
+	r.ir = (const uint8_t *)ir;
+	r.ir_len = len;
+	r.opt = opt;
+	r.producer = "bench";
+	return r;
+}
+
+static jf_pool_t *
+pool_of(int workers)
+{
+	jf_pool_opts_t o;
+	jf_pool_t *p = NULL;
+	char err[256];
+
+	memset(&o, 0, sizeof(o));
+	o.workers = workers;
+	o.spares = 1;
+	o.max_jobs = 1000000;
+	o.queue_limit = 64;
+	if (jf_pool_create(&o, &p, err, sizeof(err)) != 0) {
+		fprintf(stderr, "pool: %s\n", err);
+		exit(1);
+	}
+	return p;
+}
+
+static void
+count_done(jf_pool_result_t *res, void *arg)
+{
+	int *n = arg;
+
+	if (res->result != 0) {
+		fprintf(stderr, "pool: compile failed: %s\n", res->msg);
+		exit(1);
+	}
+	jf_artifact_free(&res->art);
+	(*n)++;
+}
+
+/* Keep the pool's queue full of tiny compiles for secs; compiles/s. */
+static double
+throughput(jf_pool_t *p, double secs)
+{
+	jf_compile_req_t r = req_of(tiny_ll, strlen(tiny_ll), '0');
+	uint64_t t0 = jf_now_ns(), end = t0 + (uint64_t)(secs * 1e9);
+	int done = 0, sent = 0;
+	jf_key_t key;
+
+	/* one key for all: the bench measures the pool, not SHA-256 */
+	memset(key.b, 1, sizeof(key.b));
+	while (jf_now_ns() < end || done < sent) {
+		struct pollfd pfd = { .fd = jf_pool_fd(p), .events = POLLIN };
+
+		while (jf_now_ns() < end && sent - done < 32 &&
+		    jf_pool_submit(p, &r, &key, 0, count_done, &done) == 0)
+			sent++;
+		poll(&pfd, 1, 10);
+		jf_pool_dispatch(p);
+	}
+	return done / ((double)(jf_now_ns() - t0) / 1e9);
+}
+
+int
+main(int argc, char **argv)
+{
+	int nfn = argc > 1 ? atoi(argv[1]) : 300, runs = 3, i;
+	double secs = argc > 2 ? atof(argv[2]) : 2.0;
+	uint64_t inproc[8], pooled[8], t0;
+	jf_compile_req_t big, tiny;
+	jf_artifact_t a;
+	jf_pool_t *p;
+	char err[512];
+	size_t len;
+	char *ir;
+	double base_rate, r1, r2;
+	int n;
+
+	jf_zygote_main_if_requested(argc, argv);
+	p = pool_of(1);         /* before this process has threads */
+	if (jf_llvm_init() != 0)
+		return 1;
+	ir = gen_ir(nfn > 0 ? nfn : 300, &len);
+	big = req_of(ir, len, '2');
+	/* warm both paths once */
+	if (jf_compile(&big, &a, NULL, err, sizeof(err)) != 0 ||
+	    (jf_artifact_free(&a), jf_pool_compile(p, &big, 600000, &a, err, sizeof(err))) != 0) {
+		fprintf(stderr, "pool: %s\n", err);
+		return 1;
+	}
+	jf_artifact_free(&a);
+	for (i = 0; i < runs; i++) {
+		t0 = jf_now_ns();
+		if (jf_compile(&big, &a, NULL, err, sizeof(err)) != 0)
+			return 1;
+		inproc[i] = jf_now_ns() - t0;
+		jf_artifact_free(&a);
+		t0 = jf_now_ns();
+		if (jf_pool_compile(p, &big, 600000, &a, err, sizeof(err)) != 0)
+			return 1;
+		pooled[i] = jf_now_ns() - t0;
+		jf_artifact_free(&a);
+	}
+	qsort(inproc, (size_t)runs, sizeof(uint64_t), cmp_u64);
+	qsort(pooled, (size_t)runs, sizeof(uint64_t), cmp_u64);
+	printf("%d-function module at O2, %d runs each, alternating (ms, median)\n", nfn, runs);
+	printf("  in process (jf_compile)           %9.1f\n", inproc[runs / 2] / 1e6);
+	printf("  through the pool (jf_pool_compile) %8.1f\n", pooled[runs / 2] / 1e6);
+	printf("ratio pool / in-process = %.3f\n", (double)pooled[runs / 2] / (double)inproc[runs / 2]);
+
+	tiny = req_of(tiny_ll, strlen(tiny_ll), '0');
+	n = 0;
+	t0 = jf_now_ns();
+	while (jf_now_ns() - t0 < (uint64_t)(secs * 1e9)) {
+		if (jf_compile(&tiny, &a, NULL, err, sizeof(err)) != 0)
+			return 1;
+		jf_artifact_free(&a);
+		n++;
+	}
+	base_rate = n / ((double)(jf_now_ns() - t0) / 1e9);
+	r1 = throughput(p, secs);
+	jf_pool_destroy(p);
+	p = pool_of(2);
+	r2 = throughput(p, secs);
+	jf_pool_destroy(p);
+	printf("tiny O0 compiles per second (%.1f s each)\n", secs);
+	printf("  in process, one thread            %9.0f\n", base_rate);
+	printf("  pool, 1 worker                    %9.0f  (%.2fx in-process)\n", r1, r1 / base_rate);
+	printf("  pool, 2 workers                   %9.0f  (%.2fx in-process)\n", r2, r2 / base_rate);
+	free(ir);
+	return 0;
+}
