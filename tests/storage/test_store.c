@@ -217,7 +217,6 @@ START_TEST(test_bad_put_refused)
 	uint8_t *blob, junk[64] = { 1, 2, 3 };
 	size_t len;
 
-	make_blob("refused", 10, &k, &blob, &len);
 	make_blob("other", 10, &other, &blob, &len);
 	free(blob);
 	make_blob("refused", 10, &k, &blob, &len);
