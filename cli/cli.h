@@ -114,9 +114,11 @@ int jf_cli_local_wanted(const jf_cli_compile_opts_t *o);
 int jf_cli_local_compile(const jf_cli_compile_opts_t *o, const jf_compile_req_t *req,
     jf_artifact_t *out, char *err, size_t errlen);
 /* Called first thing in main(), before any file, socket or thread is
- * opened: the local backend's start-up (a zygote re-executed from this
- * binary runs here and never returns; with will_compile, the fork-server
- * is started). jf_cli_local_shutdown at exit. */
+ * opened: a zygote re-executed from this binary runs here and never
+ * returns. The sandboxed pool itself starts at the first cache miss,
+ * while the command is still single-threaded: a command that reads a
+ * secret from a file must do so after its compile, or not compile
+ * locally. jf_cli_local_shutdown at exit stops the pool. */
 void jf_cli_local_startup(int argc, char **argv, int will_compile);
 void jf_cli_local_shutdown(void);
 

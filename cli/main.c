@@ -22,6 +22,7 @@ int jf_cmd_ls(int argc, char **argv);
 int jf_cmd_stat(int argc, char **argv);
 int jf_cmd_gc(int argc, char **argv);
 int jf_cmd_keygen(int argc, char **argv);
+int jf_cmd_cc(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 const jf_cli_cmd_t jf_cli_cmds[] = {
@@ -39,6 +40,7 @@ const jf_cli_cmd_t jf_cli_cmds[] = {
 	  "trim a file store to N bytes, least recently used first", 0 },
 	{ "keygen", jf_cmd_keygen, "PRIV.pem PUB.pem",
 	  "make an Ed25519 key pair for signing artifacts", 0 },
+	{ "cc", jf_cmd_cc, "[-v] [COMPILER] ARGS...", "compile C like clang-19, code generation through the cache", 0 },
 	{ "help", cmd_help, "[COMMAND]", "show this help, or one command's", 0 },
 	{ NULL, NULL, NULL, NULL, 0 }
 };

@@ -27,6 +27,10 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -54,11 +58,24 @@ static const int allowed[] = {
 	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(getrusage),
 	SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(uname), SCMP_SYS(getrandom),
 	SCMP_SYS(sched_getaffinity), SCMP_SYS(sched_yield), SCMP_SYS(restart_syscall),
+	/* glibc's qsort asks for the machine's memory size (sysinfo) the
+	 * first time it sorts more than 1 KiB; LLVM sorts with qsort
+	 * (array_pod_sort), so any module of some size reaches it */
+	SCMP_SYS(sysinfo),
 #ifdef JF_SANITIZE
 	/* the sanitizer runtimes' own bookkeeping and reports */
 	SCMP_SYS(sigaltstack), SCMP_SYS(prctl), SCMP_SYS(getppid),
 #endif
 };
+
+/* args[0] of struct seccomp_data, as two 32-bit loads */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define ARG0_LO (offsetof(struct seccomp_data, args[0]))
+#define ARG0_HI (offsetof(struct seccomp_data, args[0]) + 4)
+#else
+#define ARG0_LO (offsetof(struct seccomp_data, args[0]) + 4)
+#define ARG0_HI (offsetof(struct seccomp_data, args[0]))
+#endif
 
 static volatile int trap_fd = -1;
 
@@ -175,14 +192,24 @@ set_limits(const jf_sandbox_conf_t *c, int fd, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The allowlist is compiled to BPF once per mode (kill or trap) and kept:
+ * the zygote calls jf_sandbox_prepare() before it forks, so a worker only
+ * hands the kernel a ready program instead of running libseccomp's
+ * compiler on every spawn.
+ */
+static struct sock_fprog progs[2];
+
 static int
-install_filter(const jf_sandbox_conf_t *c, char *err, size_t errlen)
+build_prog(int debug, struct sock_fprog *out, char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx;
+	struct sock_filter *code = NULL;
+	off_t size;
 	size_t i;
-	int rc, r = JF_ERR_SYSTEM;
+	int rc = 0, r = JF_ERR_SYSTEM, mfd = -1;
 
-	ctx = seccomp_init(c->debug ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS);
+	ctx = seccomp_init(debug ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS);
 	if (ctx == NULL)
 		return jf_seterr(err, errlen, JF_ERR_SYSTEM, "sandbox: seccomp_init failed");
 	/* a call made through another ABI is refused, not translated */
@@ -201,19 +228,80 @@ install_filter(const jf_sandbox_conf_t *c, char *err, size_t errlen)
 	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 	    SCMP_A1(SCMP_CMP_EQ, TCGETS))) < 0)
 		goto fail;
-	/* abort() signals itself; no other process may be signalled */
-	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-	    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()))) < 0)
+	/* abort() signals itself; the per-process filter below refuses
+	 * every other target */
+	if ((rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 0)) < 0)
 		goto fail;
-	if ((rc = seccomp_load(ctx)) < 0)
+	if ((mfd = memfd_create("jitfarm-seccomp", MFD_CLOEXEC)) < 0) {
+		rc = -errno;
 		goto fail;
+	}
+	if ((rc = seccomp_export_bpf(ctx, mfd)) < 0)
+		goto fail;
+	size = lseek(mfd, 0, SEEK_END);
+	if (size <= 0 || size % (off_t)sizeof(struct sock_filter) != 0 ||
+	    size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS ||
+	    (code = malloc((size_t)size)) == NULL ||
+	    pread(mfd, code, (size_t)size, 0) != size) {
+		rc = -EIO;
+		goto fail;
+	}
+	out->len = (unsigned short)(size / (off_t)sizeof(struct sock_filter));
+	out->filter = code;     /* kept for the life of the process */
+	code = NULL;
 	r = 0;
 	goto out;
 fail:
 	jf_seterr(err, errlen, JF_ERR_SYSTEM, "sandbox: seccomp: %s", strerror(-rc));
 out:
+	free(code);
+	if (mfd >= 0)
+		close(mfd);
 	seccomp_release(ctx);
 	return r;
+}
+
+int
+jf_sandbox_prepare(char *err, size_t errlen)
+{
+	int d, r;
+
+	for (d = 0; d < 2; d++)
+		if (progs[d].filter == NULL && (r = build_prog(d, &progs[d], err, errlen)) != 0)
+			return r;
+	return 0;
+}
+
+static int
+install_filter(const jf_sandbox_conf_t *c, char *err, size_t errlen)
+{
+	/*
+	 * A filter per process: tgkill only to this process. The
+	 * kernel runs both and the strictest verdict wins; a foreign
+	 * architecture is already killed by the first.
+	 */
+	uint32_t pid = (uint32_t)getpid();
+	uint32_t deny = c->debug ? SECCOMP_RET_TRAP : SECCOMP_RET_KILL_PROCESS;
+	struct sock_filter self_only[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_tgkill, 0, 4),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_LO),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, pid, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, ARG0_HI),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, deny),
+	};
+	struct sock_fprog second = { .len = JF_ARRAY_LEN(self_only), .filter = self_only };
+	const struct sock_fprog *first = &progs[c->debug ? 1 : 0];
+
+	if (first->filter == NULL)
+		return jf_seterr(err, errlen, JF_ERR_SYSTEM, "sandbox: filter not prepared");
+	/* the narrow one first: once the allowlist is on, prctl is gone */
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &second) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, first) < 0)
+		return jf_seterr(err, errlen, JF_ERR_SYSTEM, "sandbox: seccomp: %s", strerror(errno));
+	return 0;
 }
 
 int
@@ -223,6 +311,9 @@ jf_sandbox_apply(const jf_sandbox_conf_t *conf, int fd, char *err, size_t errlen
 
 	if (fd < 3)
 		return jf_seterr(err, errlen, JF_ERR_INVAL, "sandbox: channel fd %d < 3", fd);
+	/* normally done by the zygote already; needs an fd, so goes first */
+	if ((r = jf_sandbox_prepare(err, errlen)) != 0)
+		return r;
 	if ((r = close_inherited(fd, err, errlen)) ||
 	    (r = reset_signals(conf, fd, err, errlen)) ||
 	    (r = set_limits(conf, fd, err, errlen)))

@@ -28,6 +28,11 @@ typedef struct jf_sandbox_conf {
 #define JF_WORKER_EXIT_DENIED 123       /* debug mode: denied syscall, reported */
 #define JF_WORKER_EXIT_PROTO 124        /* the pool broke the protocol */
 
+/* Compile the seccomp programs once (the zygote calls this before it
+ * forks; jf_sandbox_apply calls it if nobody did). Returns 0 or a
+ * negative jf_err. */
+int jf_sandbox_prepare(char *err, size_t errlen);
+
 /*
  * Confine the calling process. fd is the one descriptor it keeps (its
  * channel to the pool; must be >= 3: fds 0-2 become /dev/null). Returns

@@ -239,6 +239,11 @@ jf_zygote_run(int ctl, pid_t parent)
 		jf_sha256("", 0, d);
 	}
 	jf_worker_llvm_prepare();
+	if (r == 0) {
+		char e[256];
+
+		r = jf_sandbox_prepare(e, sizeof(e));
+	}
 	if (zy_send(ctl, JF_FRAME_ZY_HELLO, (uint64_t)getpid(), r, NULL, 0, NULL, 0) < 0 || r != 0)
 		_exit(2);
 	for (;;) {

@@ -34,10 +34,10 @@ static const jf_sandbox_conf_t conf = {
 };
 
 enum { DO_OPEN, DO_OPENAT, DO_SOCKET, DO_CONNECT, DO_EXECVE, DO_PTRACE, DO_CLONE,
-	DO_KILL_PARENT, DO_MMAP_EXEC, DO_NOTHING };
+	DO_KILL_PARENT, DO_TGKILL_PARENT, DO_MMAP_EXEC, DO_NOTHING, DO_ABORT };
 
 static const char *const names[] = { "open", "openat", "socket", "connect", "execve",
-	"ptrace", "clone", "kill", "mmap(PROT_EXEC)", "nothing" };
+	"ptrace", "clone", "kill", "tgkill(parent)", "mmap(PROT_EXEC)", "nothing", "abort" };
 
 /* In the child: confine, then make one raw call. */
 static void
@@ -57,6 +57,8 @@ child_call(int fd, int what, const jf_sandbox_conf_t *c)
 	case DO_PTRACE: syscall(SYS_ptrace, PTRACE_TRACEME, 0, NULL, NULL); break;
 	case DO_CLONE: syscall(SYS_clone, SIGCHLD, 0, NULL, NULL, 0); break;
 	case DO_KILL_PARENT: syscall(SYS_kill, getppid(), 0); break;
+	case DO_TGKILL_PARENT: syscall(SYS_tgkill, getppid(), getppid(), 0); break;
+	case DO_ABORT: abort();
 	case DO_MMAP_EXEC:
 		syscall(SYS_mmap, NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		break;
@@ -101,6 +103,15 @@ START_TEST(test_plain_exit_allowed)
 	int st = run_child(DO_NOTHING, &conf, NULL);
 
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x", st);
+}
+END_TEST
+
+/* abort() may still signal its own process. */
+START_TEST(test_abort_allowed)
+{
+	int st = run_child(DO_ABORT, &conf, NULL);
+
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "status 0x%x", st);
 }
 END_TEST
 
@@ -299,6 +310,7 @@ main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_forbidden_call_kills, DO_OPEN, DO_NOTHING);
 	tcase_add_test(tc, test_plain_exit_allowed);
+	tcase_add_test(tc, test_abort_allowed);
 	tcase_add_test(tc, test_debug_names_call);
 	tcase_add_test(tc, test_confinement_as_seen_from_outside);
 	tcase_add_test(tc, test_compile_inside_sandbox);

@@ -1,0 +1,68 @@
+/*
+ * cc.h - what the files of `jitfarm cc` share (cc.c: the command and its
+ * cache; cc_args.c: reading a C compile line).
+ *
+ * `jitfarm cc` takes a compiler's command line. cc_args.c sorts every
+ * argument into what it is (the source, the output, the opt level,
+ * dependency-file options, options that only reach the preprocessor,
+ * options that change code generation in ways the bitcode does not
+ * carry, ...) and decides whether the compile can go through the farm.
+ * Paths under the base directory are rewritten relative to the working
+ * directory, both in the command that runs and in the cache key, so two
+ * checkouts of one project share entries.
+ */
+#ifndef JF_CLI_CC_H
+#define JF_CLI_CC_H
+
+#include <stddef.h>
+
+#define JF_CC_REASON_MAX 256
+
+/* One argument of the rewritten command line, with what it is. */
+typedef enum jf_cc_argkind {
+	JF_CC_ARG_PLAIN,        /* affects compilation: part of every key */
+	JF_CC_ARG_CPP,          /* preprocessor only (-I -D -U -include ...) */
+	JF_CC_ARG_DEP,          /* dependency-file output (-MD -MF x ...) */
+	JF_CC_ARG_OUT,          /* -o and its value */
+	JF_CC_ARG_SRC,          /* the source file */
+	JF_CC_ARG_COMPILE       /* -c */
+} jf_cc_argkind_t;
+
+typedef struct jf_cc_args {
+	char *compiler;                 /* as given, or $JITFARM_CC, or clang-19 */
+	char **argv;                    /* rewritten arguments (owned), NULL-terminated */
+	jf_cc_argkind_t *kind;          /* kind of each argv[i] */
+	char **keytext;                 /* argv[i]'s form in the key when it differs
+					 * (owned; NULL entries: argv[i] itself) */
+	size_t argc;
+	char **orig;                    /* the arguments as given (borrowed) */
+	size_t norig;
+	const char *src;                /* points into argv */
+	char *out;                      /* output path (owned): -o's, or SRC.o */
+	char opt;                       /* '0' '1' '2' '3' 's' 'z' */
+	int has_debug;                  /* -g (other than -g0) */
+	int debug_mapped;               /* -fdebug-prefix-map / -ffile-prefix-map */
+	int has_dep;                    /* -MD or -MMD */
+	int dep_has_mf, dep_has_mt;
+	char *dep_path;                 /* where the .d goes (owned) or NULL */
+	char reason[JF_CC_REASON_MAX];  /* why not through the farm; "" if it can */
+} jf_cc_args_t;
+
+/*
+ * Read a compile line (args[0..n), without "jitfarm cc"). compiler is the
+ * compiler to use when args does not start with one (NULL: $JITFARM_CC,
+ * else clang-19). base is the base directory for path rewriting (NULL:
+ * the working directory). Returns 0 (check a->reason: non-empty means
+ * the compile must go to the real compiler), or JF_ERR_NOMEM /
+ * JF_ERR_SYSTEM. a is zeroed on entry; free it with jf_cc_args_free.
+ */
+int jf_cc_args_parse(char **args, size_t n, const char *compiler, const char *base,
+    jf_cc_args_t *a);
+void jf_cc_args_free(jf_cc_args_t *a);
+
+/* Rewrite path relative to cwd when it is absolute and under base (or is
+ * base). Returns a malloc'd string (a copy of path when not rewritten),
+ * or NULL when out of memory. */
+char *jf_cc_relpath(const char *path, const char *cwd, const char *base);
+
+#endif

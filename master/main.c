@@ -1,0 +1,262 @@
+/*
+ * main.c - the jitfarm master's lifecycle.
+ *
+ * Order matters and is fixed here:
+ *   1. jf_zygote_main_if_requested(): a re-executed zygote never returns;
+ *   2. configuration (flags, file, environment; no secrets yet);
+ *   3. the worker pool, which forks the zygote, before this process has
+ *      threads, sockets, tokens or keys that a fork could leak into it;
+ *   4. LLVM in this process (only to resolve targets and derive keys),
+ *      libevent, the store threads, the events watcher, the listeners,
+ *      and only then the token file and the signing key.
+ *
+ * Signals are libevent signal events, so no work happens in a handler:
+ * SIGHUP reloads the token file (keeping the old table if the new one
+ * does not parse); SIGTERM or SIGINT stops accepting, closes event
+ * streams, lets in-flight compiles finish and publish up to
+ * --drain-timeout, then leaves the loop and exits 0.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/thread.h>
+
+#include "jitfarm/error.h"
+#include "common/blob.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "master/master.h"
+#include "worker/compile.h"
+
+static void
+on_pool(evutil_socket_t fd, short what, void *arg)
+{
+	jf_master_t *ms = arg;
+
+	jf_pool_dispatch(ms->pool);
+}
+
+static void
+reload_tokens(jf_master_t *ms)
+{
+	jf_auth_t *a = NULL;
+	char err[512];
+
+	if (ms->cfg.tokens_path == NULL) {
+		jf_info("msg=\"SIGHUP: no token file configured\"");
+		return;
+	}
+	if (jf_auth_load(ms->cfg.tokens_path, &a, err, sizeof(err)) != 0) {
+		jf_error("msg=\"token reload failed; keeping the old tokens\" detail=\"%s\"", err);
+		return;
+	}
+	jf_auth_free(ms->auth);
+	ms->auth = a;
+	jf_info("msg=\"tokens reloaded\" count=%zu", jf_auth_count(a));
+}
+
+static void
+on_drain_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	jf_master_t *ms = arg;
+
+	jf_warn("msg=\"drain deadline passed\" inflight=%u", jf_sched_inflight(ms->sched));
+	event_base_loopexit(ms->base, NULL);
+}
+
+void
+jf_master_maybe_done(jf_master_t *ms)
+{
+	if (ms->draining && !ms->closing && jf_sched_inflight(ms->sched) == 0 &&
+	    ms->sending == 0) {
+		jf_info("msg=\"drained\"");
+		event_base_loopexit(ms->base, NULL);
+	}
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	jf_master_t *ms = arg;
+
+	if (sig == SIGHUP) {
+		reload_tokens(ms);
+		return;
+	}
+	if (ms->draining)
+		return;
+	ms->draining = 1;
+	jf_info("msg=\"draining\" signal=%d inflight=%u", (int)sig,
+	    jf_sched_inflight(ms->sched));
+	jf_http_stop_accepting(ms);
+	jf_events_close_all(ms);
+	if (ms->drain_ev == NULL) {
+		struct timeval tv = { ms->cfg.drain_timeout_s, 0 };
+
+		ms->drain_ev = evtimer_new(ms->base, on_drain_deadline, ms);
+		if (ms->drain_ev != NULL)
+			evtimer_add(ms->drain_ev, &tv);
+	}
+	jf_master_maybe_done(ms);
+}
+
+static void
+log_sink(int level, const char *line, void *arg)
+{
+	char ts[32];
+	uint64_t ms = jf_wall_ms();
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(stderr, "ts=%s.%03uZ level=%s %s\n", ts, (unsigned)(ms % 1000),
+	    jf_log_level_name(level), line);
+}
+
+int
+main(int argc, char **argv)
+{
+	jf_master_t ms;
+	jf_pool_opts_t po;
+	jf_store_opts_t so;
+	struct event *sigs[4] = { NULL, NULL, NULL, NULL };
+	const int signums[4] = { SIGTERM, SIGINT, SIGHUP, 0 };
+	char err[1024], host[128];
+	int r, i, rc = 1;
+
+	jf_zygote_main_if_requested(argc, argv);
+
+	memset(&ms, 0, sizeof(ms));
+	ms.started_ns = jf_now_ns();
+	jf_log_set_sink(log_sink, NULL);
+	if ((r = jf_mconfig_load(&ms.cfg, argc, argv, err, sizeof(err))) != 0) {
+		if (r == 1) {
+			rc = 0;
+			goto out;
+		}
+		fprintf(stderr, "jitfarm-master: %s\n", err);
+		rc = 2;
+		goto out;
+	}
+	jf_log_set_level(ms.cfg.log_level);
+	if (ms.cfg.name != NULL) {
+		jf_strlcpy(ms.name, ms.cfg.name, sizeof(ms.name));
+	} else {
+		if (gethostname(host, sizeof(host)) != 0)
+			jf_strlcpy(host, "localhost", sizeof(host));
+		host[sizeof(host) - 1] = '\0';
+		snprintf(ms.name, sizeof(ms.name), "%s/%d", host, (int)getpid());
+	}
+#ifdef JF_TEST_HOOKS
+	if (getenv("JF_TEST_HOLD_MS") != NULL)
+		ms.test_hold_ms = atoi(getenv("JF_TEST_HOLD_MS"));
+	if (getenv("JF_TEST_FAIL_PUT") != NULL)
+		ms.test_fail_put = atoi(getenv("JF_TEST_FAIL_PUT"));
+#endif
+
+	/* the zygote first: nothing to inherit yet */
+	memset(&po, 0, sizeof(po));
+	po.workers = ms.cfg.workers;
+	po.timeout_ms = ms.cfg.compile_timeout_s * 1000;
+	po.queue_limit = ms.cfg.queue_limit + ms.cfg.workers + 16;
+	po.quarantine_ttl_s = ms.cfg.quarantine_ttl_s;
+	if ((r = jf_pool_create(&po, &ms.pool, err, sizeof(err))) != 0) {
+		jf_error("msg=\"cannot start the worker pool\" err=%s detail=\"%s\"", jf_errname(r),
+		    err);
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = jf_llvm_init()) != 0) {
+		jf_error("msg=\"LLVM initialisation failed\" err=%s", jf_errname(r));
+		goto out;
+	}
+	if (evthread_use_pthreads() != 0 || (ms.base = event_base_new()) == NULL) {
+		jf_error("msg=\"cannot create the event loop\"");
+		goto out;
+	}
+	if ((ms.pool_ev = event_new(ms.base, jf_pool_fd(ms.pool), EV_READ | EV_PERSIST, on_pool,
+	    &ms)) == NULL || event_add(ms.pool_ev, NULL) != 0) {
+		jf_error("msg=\"cannot watch the pool\"");
+		goto out;
+	}
+	memset(&so, 0, sizeof(so));
+	if ((r = jf_storeq_create(ms.base, ms.cfg.store_url, &so, ms.cfg.store_threads, &ms.sq,
+	    err, sizeof(err))) != 0) {
+		jf_error("msg=\"cannot open the store\" store=%s err=%s detail=\"%s\"",
+		    ms.cfg.store_url, jf_errname(r), err);
+		goto out;
+	}
+	ms.store_ok = 1;
+	if (jf_sched_create(&ms, &ms.sched) != 0)
+		goto out;
+	if ((r = jf_events_start(&ms, err, sizeof(err))) != 0) {
+		jf_error("msg=\"cannot start the events watcher\" detail=\"%s\"", err);
+		goto out;
+	}
+	if ((r = jf_http_setup(&ms, err, sizeof(err))) != 0) {
+		jf_error("msg=\"cannot listen\" detail=\"%s\"", err);
+		goto out;
+	}
+	/* secrets last */
+	if (ms.cfg.tokens_path != NULL &&
+	    (r = jf_auth_load(ms.cfg.tokens_path, &ms.auth, err, sizeof(err))) != 0) {
+		jf_error("msg=\"cannot load tokens\" detail=\"%s\"", err);
+		goto out;
+	}
+	if (ms.cfg.signing_key_path != NULL &&
+	    (r = jf_sign_load_private(ms.cfg.signing_key_path, &ms.sign_key, err,
+	    sizeof(err))) != 0) {
+		jf_error("msg=\"cannot load the signing key\" detail=\"%s\"", err);
+		goto out;
+	}
+	for (i = 0; signums[i] != 0; i++)
+		if ((sigs[i] = evsignal_new(ms.base, signums[i], on_signal, &ms)) == NULL ||
+		    event_add(sigs[i], NULL) != 0) {
+			jf_error("msg=\"cannot watch signals\"");
+			goto out;
+		}
+	jf_info("msg=\"started\" name=%s store=%.*s workers=%d queue_limit=%d tokens=%zu signing=%s "
+	    "version=\"%s\"", ms.name,
+	    (int)strcspn(ms.cfg.store_url, ":"), ms.cfg.store_url, ms.cfg.workers,
+	    ms.cfg.queue_limit, jf_auth_count(ms.auth), ms.sign_key != NULL ? "yes" : "no",
+	    jf_compiler_id());
+	event_base_dispatch(ms.base);
+	rc = 0;
+	jf_info("msg=\"stopped\" inflight=%u", jf_sched_inflight(ms.sched));
+out:
+	/* tear down in reverse; callbacks that still arrive only free */
+	ms.closing = 1;
+	if (ms.http != NULL)
+		jf_http_stop_accepting(&ms);
+	jf_events_close_all(&ms);
+	jf_events_stop(&ms);
+	if (ms.pool != NULL)
+		jf_pool_destroy(ms.pool);
+	ms.pool = NULL;
+	jf_storeq_destroy(ms.sq);
+	ms.sq = NULL;
+	jf_sched_free(ms.sched);
+	ms.sched = NULL;
+	if (ms.http != NULL)
+		evhttp_free(ms.http);
+	for (i = 0; i < 4; i++)
+		if (sigs[i] != NULL)
+			event_free(sigs[i]);
+	if (ms.pool_ev != NULL)
+		event_free(ms.pool_ev);
+	if (ms.drain_ev != NULL)
+		event_free(ms.drain_ev);
+	if (ms.base != NULL)
+		event_base_free(ms.base);
+	jf_auth_free(ms.auth);
+	jf_key_free_pkey(ms.sign_key);
+	jf_mconfig_free(&ms.cfg);
+	return rc;
+}

@@ -1,0 +1,1180 @@
+/*
+ * test_master.c - the master daemon end to end: the real test-hook build
+ * of jitfarm-master on a free loopback port, a file store in a temp dir,
+ * real sandboxed workers, and requests through farmclient and libcurl.
+ *
+ * Each test starts its own master (about half a second) so that metrics,
+ * flags and failures never leak between tests. The test hooks of the
+ * master (JF_TEST_HOLD_MS keeps a finished compile in flight for a while,
+ * JF_TEST_FAIL_PUT makes store puts fail) let the tests hold a compile
+ * open without depending on how fast LLVM is on the machine.
+ */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+
+#include <curl/curl.h>
+
+#include "jitfarm/error.h"
+#include "common/blob.h"
+#include "common/farmclient.h"
+#include "common/util.h"
+#include "support.h"
+
+static const char add_ll[] =
+    "define i32 @add(i32 %a, i32 %b) {\n"
+    "  %c = add i32 %a, %b\n"
+    "  ret i32 %c\n"
+    "}\n";
+
+/* Like jft_spawn, but the master gets SIGTERM when this test process
+ * dies, so a failed assertion never leaves a daemon behind. */
+static pid_t
+spawn_master(char *const argv[], const char *logfile)
+{
+	pid_t parent = getpid(), pid = fork();
+
+	if (pid == 0) {
+		int fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(1);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+typedef struct master {
+	pid_t pid;
+	int port;
+	char *dir;
+	char url[128];
+	char log[512];
+} master_t;
+
+/* Start the test-hook master with extra args; waits until it accepts. */
+static void
+master_start(master_t *m, const char *tag, const char *const *extra)
+{
+	char store[600], listen[64], *argv[64];
+	int n = 0, i;
+
+	memset(m, 0, sizeof(*m));
+	m->dir = jft_tmpdir(tag);
+	m->port = jft_free_port();
+	snprintf(store, sizeof(store), "file://%s/store", m->dir);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", m->port);
+	snprintf(m->url, sizeof(m->url), "http://127.0.0.1:%d", m->port);
+	snprintf(m->log, sizeof(m->log), "%s/master.log", m->dir);
+	argv[n++] = (char *)jft_test_bin("jitfarm-master");
+	argv[n++] = (char *)"--listen";
+	argv[n++] = listen;
+	argv[n++] = (char *)"--store";
+	argv[n++] = store;
+	argv[n++] = (char *)"--workers";
+	argv[n++] = (char *)"2";
+	argv[n++] = (char *)"--log-level";
+	argv[n++] = (char *)"info";
+	for (i = 0; extra != NULL && extra[i] != NULL && n < 62; i++)
+		argv[n++] = (char *)extra[i];
+	argv[n] = NULL;
+	m->pid = spawn_master(argv, m->log);
+	ck_assert_int_gt(m->pid, 0);
+	if (jft_wait_port(m->port, 15000) != 0) {
+		char *log = (char *)jft_read(m->log, NULL);
+
+		fprintf(stderr, "master log:\n%s\n", log ? log : "(none)");
+		free(log);
+		ck_abort_msg("master did not start");
+	}
+}
+
+static void
+master_stop(master_t *m)
+{
+	if (m->pid > 0)
+		jft_stop(m->pid);
+	m->pid = 0;
+	jft_rmtree(m->dir);
+	free(m->dir);
+	m->dir = NULL;
+}
+
+/* A plain HTTP request with libcurl; returns the status, body in *out. */
+typedef struct hbuf {
+	char *p;
+	size_t n;
+	char hdrs[4096];
+	size_t hn;
+} hbuf_t;
+
+static size_t
+hb_write(char *p, size_t s, size_t nm, void *arg)
+{
+	hbuf_t *b = arg;
+	char *np = realloc(b->p, b->n + s * nm + 1);
+
+	if (np == NULL)
+		return 0;
+	b->p = np;
+	memcpy(b->p + b->n, p, s * nm);
+	b->n += s * nm;
+	b->p[b->n] = '\0';
+	return s * nm;
+}
+
+static size_t
+hb_header(char *p, size_t s, size_t nm, void *arg)
+{
+	hbuf_t *b = arg;
+	size_t n = s * nm;
+
+	if (b->hn + n < sizeof(b->hdrs)) {
+		memcpy(b->hdrs + b->hn, p, n);
+		b->hn += n;
+		b->hdrs[b->hn] = '\0';
+	}
+	return n;
+}
+
+static long
+http(const char *method, const char *url, const void *body, size_t len, const char *token,
+    hbuf_t *out)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	char auth[256];
+	long status = 0;
+
+	memset(out, 0, sizeof(*out));
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, hb_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, hb_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
+	h = curl_slist_append(h, "Expect:");
+	if (token != NULL) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		h = curl_slist_append(h, auth);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	else if (strcmp(method, "GET") != 0)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (body != NULL) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return status;
+}
+
+static void
+hb_free(hbuf_t *b)
+{
+	free(b->p);
+	b->p = NULL;
+}
+
+/* The value of one metric line "name value" (exact name with labels). */
+static double
+metric(const master_t *m, const char *name)
+{
+	char url[256], pat[256], *p;
+	hbuf_t b;
+	double v = -1;
+
+	snprintf(url, sizeof(url), "%s/metrics", m->url);
+	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 200);
+	snprintf(pat, sizeof(pat), "\n%s ", name);
+	if ((p = strstr(b.p, pat)) != NULL)
+		v = strtod(p + strlen(pat), NULL);
+	hb_free(&b);
+	return v;
+}
+
+static jf_farm_t *
+farm(const master_t *m, const char *token)
+{
+	jf_farm_opts_t o = { .url = m->url, .token = token, .timeout_ms = 60000 };
+	jf_farm_t *f = NULL;
+	char err[256];
+
+	ck_assert_msg(jf_farm_open(&o, &f, err, sizeof(err)) == 0, "%s", err);
+	return f;
+}
+
+static int
+compile_ns(jf_farm_t *f, const char *ns, jf_farm_result_t *res, char *err, size_t errlen)
+{
+	jf_farm_compile_t c = { .ir = (const uint8_t *)add_ll, .ir_len = strlen(add_ll),
+		.ns = ns, .opt = '2' };
+
+	return jf_farm_compile(f, &c, res, err, errlen);
+}
+
+/* --- compile, hit, artifacts ------------------------------------------------- */
+
+START_TEST(t_compile_hit_and_artifacts)
+{
+	master_t m;
+	jf_farm_t *f;
+	jf_farm_result_t r1, r2;
+	jf_artifact_t a;
+	char err[1024], hex[65], url[256];
+	uint8_t *blob;
+	size_t len;
+	uint64_t size;
+	hbuf_t b;
+
+	master_start(&m, "m-basic", NULL);
+	f = farm(&m, NULL);
+	ck_assert_msg(compile_ns(f, "t", &r1, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(r1.status, 200);
+	ck_assert_str_eq(r1.cache, "miss");
+	ck_assert_int_eq(jf_blob_decode(r1.blob, r1.blob_len, NULL, &a, err, sizeof(err)), 0);
+	ck_assert(jf_key_eq(&a.m.key, &r1.key));
+	ck_assert_str_eq(a.m.ns, "t");
+	ck_assert_int_eq(a.m.nsymbols, 1);
+	ck_assert_str_eq(a.m.symbols[0], "add");
+	jf_artifact_free(&a);
+
+	ck_assert_msg(compile_ns(f, "t", &r2, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(r2.cache, "hit");
+	ck_assert_int_eq(r2.blob_len, r1.blob_len);
+	ck_assert(memcmp(r1.blob, r2.blob, r1.blob_len) == 0);
+
+	ck_assert_int_eq(jf_farm_get(f, &r1.key, &blob, &len, err, sizeof(err)), 0);
+	ck_assert_int_eq(len, r1.blob_len);
+	ck_assert(memcmp(blob, r1.blob, len) == 0);
+	free(blob);
+	ck_assert_int_eq(jf_farm_head(f, &r1.key, &size, err, sizeof(err)), 0);
+	ck_assert_int_eq(size, r1.blob_len);
+
+	/* the listing names it */
+	jf_key_hex(&r1.key, hex);
+	snprintf(url, sizeof(url), "%s/v1/artifacts", m.url);
+	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 200);
+	ck_assert_ptr_nonnull(strstr(b.p, hex));
+	hb_free(&b);
+
+	ck_assert_int_eq(metric(&m, "jitfarm_compiles_total{result=\"ok\"}"), 1);
+	ck_assert_int_eq(metric(&m, "jitfarm_cache_hits_total"), 1);
+	ck_assert_int_eq(metric(&m, "jitfarm_cache_misses_total"), 1);
+
+	/* delete (open mode: no token file), then it is gone */
+	ck_assert_int_eq(jf_farm_delete(f, &r1.key, err, sizeof(err)), 0);
+	ck_assert_int_eq(jf_farm_get(f, &r1.key, &blob, &len, err, sizeof(err)), JF_ERR_NOTFOUND);
+	ck_assert_int_eq(jf_farm_head(f, &r1.key, NULL, err, sizeof(err)), JF_ERR_NOTFOUND);
+
+	/* health */
+	snprintf(url, sizeof(url), "%s/healthz", m.url);
+	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 200);
+	hb_free(&b);
+	snprintf(url, sizeof(url), "%s/readyz", m.url);
+	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 200);
+	ck_assert_ptr_nonnull(strstr(b.p, "\"ready\":true"));
+	hb_free(&b);
+
+	jf_farm_result_free(&r1);
+	jf_farm_result_free(&r2);
+	jf_farm_close(f);
+	master_stop(&m);
+}
+END_TEST
+
+START_TEST(t_wait0_and_unix_socket)
+{
+	master_t m;
+	jf_farm_t *f, *fu;
+	jf_farm_opts_t o = { 0 };
+	jf_farm_result_t r;
+	jf_farm_compile_t c = { .ir = (const uint8_t *)add_ll, .ir_len = strlen(add_ll),
+		.ns = "w0", .nowait = 1 };
+	char err[1024], sock[600], lis[620];
+	int i, got = JF_ERR_NOTFOUND;
+
+	{
+		char *d = jft_tmpdir("m-sock");
+
+		snprintf(sock, sizeof(sock), "%s/m.sock", d);
+		free(d);
+	}
+	snprintf(lis, sizeof(lis), "unix:%s", sock);
+	master_start(&m, "m-wait0", NULL);
+	f = farm(&m, NULL);
+	ck_assert_msg(jf_farm_compile(f, &c, &r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(r.status, 202);
+	for (i = 0; i < 200 && got != 0; i++) {
+		got = jf_farm_head(f, &r.key, NULL, err, sizeof(err));
+		if (got != 0)
+			usleep(20000);
+	}
+	ck_assert_int_eq(got, 0);
+	jf_farm_close(f);
+	master_stop(&m);
+
+	/* a second master serves only a unix socket */
+	{
+		master_t mu;
+		char store[700], *argv[10], log[700], *d = jft_tmpdir("m-unix");
+		pid_t pid;
+
+		snprintf(store, sizeof(store), "file://%s/store", d);
+		snprintf(log, sizeof(log), "%s/master.log", d);
+		argv[0] = (char *)jft_test_bin("jitfarm-master");
+		argv[1] = (char *)"--listen";
+		argv[2] = lis;
+		argv[3] = (char *)"--store";
+		argv[4] = store;
+		argv[5] = (char *)"--workers";
+		argv[6] = (char *)"1";
+		argv[7] = NULL;
+		pid = spawn_master(argv, log);
+		o.url = lis;
+		ck_assert_int_eq(jf_farm_open(&o, &fu, err, sizeof(err)), 0);
+		for (i = 0; i < 300; i++) {
+			if (access(sock, F_OK) == 0)
+				break;
+			usleep(20000);
+		}
+		ck_assert_msg(compile_ns(fu, "u", &r, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_str_eq(r.cache, "miss");
+		jf_farm_result_free(&r);
+		jf_farm_close(fu);
+		jft_stop(pid);
+		jft_rmtree(d);
+		free(d);
+		(void)mu;
+	}
+}
+END_TEST
+
+/* --- errors -------------------------------------------------------------------- */
+
+START_TEST(t_errors)
+{
+	master_t m;
+	const char *extra[] = { "--max-request-bytes", "4096", NULL };
+	char url[512], *big;
+	hbuf_t b;
+	jf_farm_t *f;
+	jf_farm_result_t r;
+	jf_farm_compile_t c = { 0 };
+	char err[1024];
+
+	master_start(&m, "m-errors", extra);
+	f = farm(&m, NULL);
+
+	/* bad IR: 400 with LLVM's message */
+	c.ir = (const uint8_t *)"this is not IR";
+	c.ir_len = 14;
+	ck_assert_int_eq(jf_farm_compile(f, &c, &r, err, sizeof(err)), JF_ERR_PARSE);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_msg(strstr(err, "error") != NULL, "%s", err);
+	/* IR that fails the verifier */
+	c.ir = (const uint8_t *)"define i32 @f() {\n  ret i64 0\n}\n";
+	c.ir_len = strlen((const char *)c.ir);
+	ck_assert_int_lt(jf_farm_compile(f, &c, &r, err, sizeof(err)), 0);
+	ck_assert_int_eq(r.status, 400);
+	/* an unknown target */
+	c.ir = (const uint8_t *)add_ll;
+	c.ir_len = strlen(add_ll);
+	c.cpu = "nosuchcpu";
+	ck_assert_int_eq(jf_farm_compile(f, &c, &r, err, sizeof(err)), JF_ERR_TARGET);
+	ck_assert_int_eq(r.status, 400);
+
+	/* bad and unknown parameters, empty body */
+	snprintf(url, sizeof(url), "%s/v1/compile?opt=7", m.url);
+	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), NULL, &b), 400);
+	ck_assert_ptr_nonnull(strstr(b.p, "\"error\":\"invalid\""));
+	hb_free(&b);
+	snprintf(url, sizeof(url), "%s/v1/compile?optt=2", m.url);
+	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), NULL, &b), 400);
+	hb_free(&b);
+	snprintf(url, sizeof(url), "%s/v1/compile?program=abc", m.url);
+	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), NULL, &b), 400);
+	hb_free(&b);
+	snprintf(url, sizeof(url), "%s/v1/compile?wait=1", m.url);
+	ck_assert_int_eq(http("POST", url, "", 0, NULL, &b), 400);
+	hb_free(&b);
+	/* too large */
+	big = malloc(8192);
+	memset(big, ';', 8192);
+	snprintf(url, sizeof(url), "%s/v1/compile", m.url);
+	ck_assert_int_eq(http("POST", url, big, 8192, NULL, &b), 413);
+	hb_free(&b);
+	free(big);
+	/* wrong methods, paths, keys */
+	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 405);
+	hb_free(&b);
+	snprintf(url, sizeof(url), "%s/v1/artifacts/xyz", m.url);
+	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 400);
+	hb_free(&b);
+	snprintf(url, sizeof(url), "%s/v1/artifacts/%064d", m.url, 0);
+	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 404);
+	ck_assert_ptr_nonnull(strstr(b.p, "\"error\":\"not_found\""));
+	hb_free(&b);
+	snprintf(url, sizeof(url), "%s/nothing/here", m.url);
+	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 404);
+	hb_free(&b);
+
+	/* still fine */
+	ck_assert_msg(compile_ns(f, "ok", &r, err, sizeof(err)) == 0, "%s", err);
+	jf_farm_result_free(&r);
+	ck_assert_int_ge(metric(&m, "jitfarm_compiles_total{result=\"parse\"}"), 1);
+	jf_farm_close(f);
+	master_stop(&m);
+}
+END_TEST
+
+START_TEST(t_failed_put_is_reported)
+{
+	master_t m;
+	jf_farm_t *f;
+	jf_farm_result_t r;
+	char err[1024];
+
+	setenv("JF_TEST_FAIL_PUT", "1", 1);
+	master_start(&m, "m-failput", NULL);
+	unsetenv("JF_TEST_FAIL_PUT");
+	f = farm(&m, NULL);
+	ck_assert_int_eq(compile_ns(f, "fp", &r, err, sizeof(err)), JF_ERR_STORE);
+	ck_assert_int_eq(r.status, 502);
+	ck_assert_msg(strstr(err, "store") != NULL, "%s", err);
+	ck_assert_int_eq(jf_farm_head(f, &r.key, NULL, err, sizeof(err)), JF_ERR_NOTFOUND);
+	ck_assert_int_eq(metric(&m, "jitfarm_store_errors_total{op=\"put\"}"), 1);
+	jf_farm_close(f);
+	master_stop(&m);
+}
+END_TEST
+
+/* --- single-flight and overload ---------------------------------------------------- */
+
+#define NSF 50
+
+typedef struct sfarg {
+	const master_t *m;
+	const char *ns;
+	int rc, status;
+	char cache[16];
+	uint8_t *blob;
+	size_t len;
+	int retry_after;
+} sfarg_t;
+
+static void *
+sf_thread(void *p)
+{
+	sfarg_t *a = p;
+	jf_farm_opts_t o = { .url = a->m->url, .timeout_ms = 60000 };
+	jf_farm_t *f;
+	jf_farm_result_t r;
+	char err[512];
+
+	if (jf_farm_open(&o, &f, err, sizeof(err)) != 0) {
+		a->rc = -100;
+		return NULL;
+	}
+	a->rc = compile_ns(f, a->ns, &r, err, sizeof(err));
+	a->status = r.status;
+	a->retry_after = r.retry_after;
+	jf_strlcpy(a->cache, r.cache, sizeof(a->cache));
+	a->blob = r.blob;
+	a->len = r.blob_len;
+	jf_farm_close(f);
+	return NULL;
+}
+
+START_TEST(t_singleflight)
+{
+	master_t m;
+	pthread_t th[NSF];
+	sfarg_t a[NSF];
+	int i, misses = 0, joined = 0;
+
+	setenv("JF_TEST_HOLD_MS", "1500", 1);
+	master_start(&m, "m-sf", NULL);
+	unsetenv("JF_TEST_HOLD_MS");
+	for (i = 0; i < NSF; i++) {
+		memset(&a[i], 0, sizeof(a[i]));
+		a[i].m = &m;
+		a[i].ns = "sf";
+		ck_assert_int_eq(pthread_create(&th[i], NULL, sf_thread, &a[i]), 0);
+	}
+	for (i = 0; i < NSF; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < NSF; i++) {
+		ck_assert_msg(a[i].rc == 0, "request %d: rc %d status %d", i, a[i].rc, a[i].status);
+		ck_assert_int_eq(a[i].len, a[0].len);
+		ck_assert(memcmp(a[i].blob, a[0].blob, a[0].len) == 0);
+		misses += strcmp(a[i].cache, "miss") == 0;
+		joined += strcmp(a[i].cache, "joined") == 0;
+	}
+	ck_assert_int_eq(misses, 1);
+	ck_assert_int_eq(joined, NSF - 1);
+	ck_assert_int_eq(metric(&m, "jitfarm_compiles_total{result=\"ok\"}"), 1);
+	ck_assert_int_eq(metric(&m, "jitfarm_singleflight_joins_total"), NSF - 1);
+	for (i = 0; i < NSF; i++)
+		free(a[i].blob);
+	master_stop(&m);
+}
+END_TEST
+
+#define NOV 12
+
+START_TEST(t_overload)
+{
+	master_t m;
+	const char *extra[] = { "--queue-limit", "1", NULL };
+	static const char *names[NOV] = { "o0", "o1", "o2", "o3", "o4", "o5", "o6", "o7",
+		"o8", "o9", "o10", "o11" };
+	pthread_t th[NOV];
+	sfarg_t a[NOV];
+	char url[256];
+	hbuf_t b;
+	int i, ok = 0, busy = 0;
+	uint64_t t;
+
+	setenv("JF_TEST_HOLD_MS", "1500", 1);
+	master_start(&m, "m-overload", extra);
+	unsetenv("JF_TEST_HOLD_MS");
+	for (i = 0; i < NOV; i++) {
+		memset(&a[i], 0, sizeof(a[i]));
+		a[i].m = &m;
+		a[i].ns = names[i];
+		ck_assert_int_eq(pthread_create(&th[i], NULL, sf_thread, &a[i]), 0);
+	}
+	/* while it is overloaded it keeps serving everything else */
+	usleep(300000);
+	snprintf(url, sizeof(url), "%s/healthz", m.url);
+	t = jf_now_ns();
+	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 200);
+	hb_free(&b);
+	ck_assert_msg(jf_now_ns() - t < 500000000ull, "healthz took too long under load");
+	for (i = 0; i < NOV; i++)
+		pthread_join(th[i], NULL);
+	for (i = 0; i < NOV; i++) {
+		if (a[i].rc == 0) {
+			ok++;
+		} else {
+			ck_assert_int_eq(a[i].rc, JF_ERR_BUSY);
+			ck_assert_int_eq(a[i].status, 503);
+			ck_assert_int_ge(a[i].retry_after, 1);
+			busy++;
+		}
+		free(a[i].blob);
+	}
+	/* two workers plus one queued: three in flight at most */
+	ck_assert_int_eq(ok, 3);
+	ck_assert_int_eq(busy, NOV - 3);
+	ck_assert_int_eq(metric(&m, "jitfarm_rejected_total"), NOV - 3);
+	master_stop(&m);
+}
+END_TEST
+
+/* --- auth ------------------------------------------------------------------------- */
+
+START_TEST(t_auth_scopes_and_reload)
+{
+	master_t m;
+	char tokpath[600], url[256], err[1024];
+	const char *extra[3];
+	char *d = jft_tmpdir("m-tok");
+	const char *toks = "# tokens\nreadtoken123 read reader\ncompiletoken1 compile builder\n"
+	    "admintoken123 admin ops\n";
+	jf_farm_t *f;
+	jf_farm_result_t r;
+	hbuf_t b;
+	jf_key_t key;
+
+	snprintf(tokpath, sizeof(tokpath), "%s/tokens", d);
+	ck_assert_int_eq(jft_write(tokpath, toks, strlen(toks)), 0);
+	extra[0] = "--tokens";
+	extra[1] = tokpath;
+	extra[2] = NULL;
+	master_start(&m, "m-auth", extra);
+
+	snprintf(url, sizeof(url), "%s/v1/compile", m.url);
+	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), NULL, &b), 401);
+	ck_assert_ptr_nonnull(strstr(b.p, "\"error\":\"auth\""));
+	hb_free(&b);
+	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), "wrongtoken999", &b), 401);
+	hb_free(&b);
+	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), "readtoken123", &b), 403);
+	hb_free(&b);
+
+	f = farm(&m, "compiletoken1");
+	ck_assert_msg(compile_ns(f, "a", &r, err, sizeof(err)) == 0, "%s", err);
+	key = r.key;
+	jf_farm_result_free(&r);
+	/* compile implies read; delete needs admin */
+	ck_assert_int_eq(jf_farm_head(f, &key, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(jf_farm_delete(f, &key, err, sizeof(err)), JF_ERR_AUTH);
+	jf_farm_close(f);
+	f = farm(&m, "readtoken123");
+	ck_assert_int_eq(jf_farm_head(f, &key, NULL, err, sizeof(err)), 0);
+	ck_assert_int_eq(jf_farm_delete(f, &key, err, sizeof(err)), JF_ERR_AUTH);
+	jf_farm_close(f);
+	f = farm(&m, "admintoken123");
+	ck_assert_int_eq(jf_farm_delete(f, &key, err, sizeof(err)), 0);
+	jf_farm_close(f);
+	/* metrics and health stay open */
+	snprintf(url, sizeof(url), "%s/metrics", m.url);
+	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 200);
+	hb_free(&b);
+
+	/* SIGHUP reloads: the compile token goes, a new one comes */
+	toks = "readtoken123 read\nnewcompile99 compile\n";
+	ck_assert_int_eq(jft_write(tokpath, toks, strlen(toks)), 0);
+	kill(m.pid, SIGHUP);
+	usleep(300000);
+	snprintf(url, sizeof(url), "%s/v1/compile", m.url);
+	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), "compiletoken1", &b), 401);
+	hb_free(&b);
+	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), "newcompile99", &b), 200);
+	hb_free(&b);
+	/* a broken file keeps the old table */
+	ck_assert_int_eq(jft_write(tokpath, "x\n", 2), 0);
+	kill(m.pid, SIGHUP);
+	usleep(300000);
+	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), "newcompile99", &b), 200);
+	hb_free(&b);
+	master_stop(&m);
+	jft_rmtree(d);
+	free(d);
+}
+END_TEST
+
+/* --- hostile HTTP --------------------------------------------------------------------- */
+
+static int
+raw_connect(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Read until EOF or timeout; returns 1 when the server closed. */
+static int
+raw_wait_close(int fd, int timeout_ms, char *first, size_t flen)
+{
+	uint64_t end = jf_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	size_t got = 0;
+	char buf[4096];
+
+	if (flen)
+		first[0] = '\0';
+	while (jf_now_ns() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			return 1;
+		if (got + 1 < flen) {
+			size_t c = JF_MIN((size_t)n, flen - got - 1);
+
+			memcpy(first + got, buf, c);
+			got += c;
+			first[got] = '\0';
+		}
+	}
+	return 0;
+}
+
+START_TEST(t_hostile_http)
+{
+	master_t m;
+	const char *extra[] = { "--http-timeout", "1", "--max-header-bytes", "4096", NULL };
+	char first[256], *huge, url[256];
+	int fd, slow;
+	hbuf_t b;
+	size_t i;
+
+	master_start(&m, "m-hostile", extra);
+	snprintf(url, sizeof(url), "%s/healthz", m.url);
+
+	/* garbage */
+	fd = raw_connect(m.port);
+	ck_assert_int_eq(jf_write_full(fd, "\x01\x02garbage\r\n\r\n", 13), 0);
+	ck_assert(raw_wait_close(fd, 3000, first, sizeof(first)));
+	close(fd);
+
+	/* a huge header */
+	huge = malloc(100000);
+	memcpy(huge, "GET /healthz HTTP/1.1\r\nX-Big: ", 30);
+	for (i = 30; i < 99990; i++)
+		huge[i] = 'a';
+	memcpy(huge + 99990, "\r\n\r\n", 4);
+	fd = raw_connect(m.port);
+	(void)jf_write_full(fd, huge, 99994);
+	ck_assert(raw_wait_close(fd, 3000, first, sizeof(first)));
+	close(fd);
+	free(huge);
+
+	/* slowloris: half a request, then nothing; the timeout closes it,
+	 * and meanwhile everyone else is served */
+	slow = raw_connect(m.port);
+	ck_assert_int_eq(jf_write_full(slow, "GET /healthz HTTP/1.1\r\nHost: x\r\n", 32), 0);
+	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 200);
+	hb_free(&b);
+	ck_assert(raw_wait_close(slow, 4000, first, sizeof(first)));
+	close(slow);
+
+	/* a bad request line */
+	fd = raw_connect(m.port);
+	ck_assert_int_eq(jf_write_full(fd, "BREW /pot HTCPCP/1.0\r\n\r\n", 24), 0);
+	ck_assert(raw_wait_close(fd, 3000, first, sizeof(first)));
+	close(fd);
+
+	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 200);
+	hb_free(&b);
+	ck_assert_int_eq(kill(m.pid, 0), 0);
+	master_stop(&m);
+}
+END_TEST
+
+/* --- lifecycle ------------------------------------------------------------------------- */
+
+START_TEST(t_sigterm_drains)
+{
+	master_t m;
+	pthread_t th;
+	sfarg_t a = { 0 };
+	int st;
+	pid_t w;
+
+	setenv("JF_TEST_HOLD_MS", "1500", 1);
+	master_start(&m, "m-drain", NULL);
+	unsetenv("JF_TEST_HOLD_MS");
+	a.m = &m;
+	a.ns = "drain";
+	ck_assert_int_eq(pthread_create(&th, NULL, sf_thread, &a), 0);
+	usleep(400000);
+	ck_assert_int_eq(kill(m.pid, SIGTERM), 0);
+	usleep(200000);
+	/* no longer accepting */
+	{
+		struct sockaddr_in sa = { .sin_family = AF_INET,
+			.sin_port = htons((uint16_t)m.port) };
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ck_assert_int_ne(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		close(fd);
+	}
+	pthread_join(th, NULL);
+	ck_assert_msg(a.rc == 0, "in-flight compile got %d (status %d)", a.rc, a.status);
+	ck_assert_str_eq(a.cache, "miss");
+	free(a.blob);
+	w = waitpid(m.pid, &st, 0);
+	ck_assert_int_eq(w, m.pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 0);
+	m.pid = 0;
+	master_stop(&m);
+}
+END_TEST
+
+START_TEST(t_help_and_config)
+{
+	char *out = NULL, *err = NULL, cfg[600], env[64];
+	char *d = jft_tmpdir("m-cfg");
+	const char *opts[] = { "--listen", "--store", "--workers", "--compile-timeout",
+		"--max-request-bytes", "--queue-limit", "--tokens", "--signing-key",
+		"--log-level", "--config" };
+	char *argv[8];
+	master_t m;
+	int st, i, p1 = jft_free_port(), p2 = jft_free_port(), p3 = jft_free_port();
+	pid_t pid;
+	char text[1200], store[700], log[700], lis[64];
+
+	argv[0] = (char *)jft_test_bin("jitfarm-master");
+	argv[1] = (char *)"--help";
+	argv[2] = NULL;
+	st = jft_run(argv, NULL, 0, &out, &err);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	for (i = 0; i < (int)JF_ARRAY_LEN(opts); i++)
+		ck_assert_msg(strstr(out, opts[i]) != NULL, "--help lacks %s", opts[i]);
+	free(out);
+	free(err);
+	argv[1] = (char *)"--no-such-flag";
+	st = jft_run(argv, NULL, 0, &out, &err);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
+	free(out);
+	free(err);
+
+	/* file < environment < flags */
+	snprintf(cfg, sizeof(cfg), "%s/master.conf", d);
+	snprintf(store, sizeof(store), "file://%s/store", d);
+	snprintf(text, sizeof(text), "# config\nlisten = 127.0.0.1:%d\nstore = %s\nworkers = 1\n"
+	    "queue-limit = 7\n", p1, store);
+	ck_assert_int_eq(jft_write(cfg, text, strlen(text)), 0);
+	snprintf(env, sizeof(env), "127.0.0.1:%d", p2);
+	setenv("JITFARM_LISTEN", env, 1);
+	setenv("JITFARM_QUEUE_LIMIT", "9", 1);
+	snprintf(lis, sizeof(lis), "127.0.0.1:%d", p3);
+	snprintf(log, sizeof(log), "%s/master.log", d);
+	argv[0] = (char *)jft_test_bin("jitfarm-master");
+	argv[1] = (char *)"--config";
+	argv[2] = cfg;
+	argv[3] = (char *)"--listen";
+	argv[4] = lis;
+	argv[5] = NULL;
+	pid = spawn_master(argv, log);
+	unsetenv("JITFARM_LISTEN");
+	unsetenv("JITFARM_QUEUE_LIMIT");
+	ck_assert_int_eq(jft_wait_port(p3, 15000), 0);
+	ck_assert_int_ne(jft_wait_port(p1, 200), 0);
+	ck_assert_int_ne(jft_wait_port(p2, 200), 0);
+	jft_stop(pid);
+	out = (char *)jft_read(log, NULL);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_msg(strstr(out, "queue_limit=9") != NULL, "%s", out);
+	free(out);
+	jft_rmtree(d);
+	free(d);
+	(void)m;
+}
+END_TEST
+
+/* --- signing ---------------------------------------------------------------------------- */
+
+START_TEST(t_signed_artifacts)
+{
+	master_t m;
+	char *d = jft_tmpdir("m-sign"), priv[600], pub[600], err[1024];
+	const char *extra[3];
+	void *vk = NULL;
+	jf_farm_t *f;
+	jf_farm_result_t r;
+	jf_artifact_t a;
+	uint8_t *copy;
+
+	snprintf(priv, sizeof(priv), "%s/key.pem", d);
+	snprintf(pub, sizeof(pub), "%s/key.pub", d);
+	ck_assert_msg(jf_sign_keygen(priv, pub, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(jf_sign_load_public(pub, &vk, err, sizeof(err)), 0);
+	extra[0] = "--signing-key";
+	extra[1] = priv;
+	extra[2] = NULL;
+	master_start(&m, "m-signed", extra);
+	f = farm(&m, NULL);
+	ck_assert_msg(compile_ns(f, "s", &r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(jf_blob_decode(r.blob, r.blob_len, vk, &a, err, sizeof(err)) == 0, "%s", err);
+	ck_assert(a.signed_);
+	jf_artifact_free(&a);
+	/* a flipped byte anywhere fails: last byte (signature), middle (payload) */
+	copy = malloc(r.blob_len);
+	memcpy(copy, r.blob, r.blob_len);
+	copy[r.blob_len - 1] ^= 0x01;
+	ck_assert_int_ne(jf_blob_decode(copy, r.blob_len, vk, &a, err, sizeof(err)), 0);
+	memcpy(copy, r.blob, r.blob_len);
+	copy[r.blob_len - 100] ^= 0x40;
+	ck_assert_int_ne(jf_blob_decode(copy, r.blob_len, vk, &a, err, sizeof(err)), 0);
+	free(copy);
+	jf_farm_result_free(&r);
+	jf_farm_close(f);
+	jf_key_free_pkey(vk);
+	master_stop(&m);
+	jft_rmtree(d);
+	free(d);
+}
+END_TEST
+
+/* --- events ------------------------------------------------------------------------------ */
+
+typedef struct evseen {
+	char ids[8][160];
+	char data[8][1024];
+	int n, want;
+} evseen_t;
+
+static int
+on_event(const char *id, const char *type, const char *data, void *arg)
+{
+	evseen_t *s = arg;
+
+	if (strcmp(type, "artifact") != 0 || s->n >= 8)
+		return 0;
+	jf_strlcpy(s->ids[s->n], id, sizeof(s->ids[0]));
+	jf_strlcpy(s->data[s->n], data, sizeof(s->data[0]));
+	s->n++;
+	return s->n >= s->want ? 1 : 0;
+}
+
+typedef struct evthr {
+	const master_t *m;
+	evseen_t seen;
+	const char *from;
+	int rc;
+} evthr_t;
+
+static void *
+ev_thread(void *p)
+{
+	evthr_t *t = p;
+	jf_farm_t *f = farm(t->m, NULL);
+	char err[256], last[160];
+
+	t->rc = jf_farm_events(f, t->from, 8000, on_event, &t->seen, last, sizeof(last), err,
+	    sizeof(err));
+	jf_farm_close(f);
+	return NULL;
+}
+
+START_TEST(t_events_stream_and_resume)
+{
+	master_t m;
+	jf_farm_t *f;
+	jf_farm_result_t r1, r2;
+	char err[1024], h1[65], h2[65];
+	pthread_t th;
+	evthr_t live = { 0 }, resume = { 0 }, all = { 0 };
+
+	master_start(&m, "m-events", NULL);
+	live.m = &m;
+	live.seen.want = 2;
+	ck_assert_int_eq(pthread_create(&th, NULL, ev_thread, &live), 0);
+	usleep(300000);
+	f = farm(&m, NULL);
+	ck_assert_msg(compile_ns(f, "e1", &r1, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(compile_ns(f, "e2", &r2, err, sizeof(err)) == 0, "%s", err);
+	jf_key_hex(&r1.key, h1);
+	jf_key_hex(&r2.key, h2);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(live.seen.n, 2);
+	ck_assert_ptr_nonnull(strstr(live.seen.data[0], h1));
+	ck_assert_ptr_nonnull(strstr(live.seen.data[0], "\"symbols\":[\"add\"]"));
+	ck_assert_ptr_nonnull(strstr(live.seen.data[1], h2));
+
+	/* resume after the first: only the second */
+	resume.m = &m;
+	resume.from = live.seen.ids[0];
+	resume.seen.want = 1;
+	ev_thread(&resume);
+	ck_assert_int_eq(resume.seen.n, 1);
+	ck_assert_ptr_nonnull(strstr(resume.seen.data[0], h2));
+
+	/* a restarted master (new process, same store) agrees on the ids */
+	{
+		char dir[600];
+		const char *extra[3];
+		master_t m2;
+		char store[700];
+
+		snprintf(dir, sizeof(dir), "%s", m.dir);
+		snprintf(store, sizeof(store), "file://%s/store", dir);
+		extra[0] = "--store";
+		extra[1] = store;
+		extra[2] = NULL;
+		master_start(&m2, "m-events2", extra);
+		all.m = &m2;
+		all.from = "0";
+		all.seen.want = 2;
+		ev_thread(&all);
+		ck_assert_int_eq(all.seen.n, 2);
+		ck_assert_str_eq(all.seen.ids[0], live.seen.ids[0]);
+		ck_assert_str_eq(all.seen.ids[1], live.seen.ids[1]);
+		master_stop(&m2);
+	}
+	jf_farm_result_free(&r1);
+	jf_farm_result_free(&r2);
+	jf_farm_close(f);
+	master_stop(&m);
+}
+END_TEST
+
+/* --- a worker killed mid-request ------------------------------------------------------- */
+
+/* Pids of the zygote's children (the workers) under master pid. */
+static int
+children_of(pid_t parent, pid_t *out, int max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	while (d != NULL && (e = readdir(d)) != NULL && n < max) {
+		char path[300], buf[512], *p;
+		FILE *fp;
+		int ppid;
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(buf, sizeof(buf), fp) != NULL && (p = strrchr(buf, ')')) != NULL &&
+		    sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == parent)
+			out[n++] = (pid_t)atoi(e->d_name);
+		fclose(fp);
+	}
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
+typedef struct slowarg {
+	const master_t *m;
+	const char *ir;
+	size_t len;
+	int rc, status;
+	char err[1024];
+} slowarg_t;
+
+static void *
+slow_thread(void *p)
+{
+	slowarg_t *a = p;
+	jf_farm_t *f = farm(a->m, NULL);
+	jf_farm_compile_t c = { .ir = (const uint8_t *)a->ir, .ir_len = a->len, .opt = '3',
+		.ns = "slow" };
+	jf_farm_result_t r;
+
+	a->rc = jf_farm_compile(f, &c, &r, a->err, sizeof(a->err));
+	a->status = r.status;
+	jf_farm_result_free(&r);
+	jf_farm_close(f);
+	return NULL;
+}
+
+START_TEST(t_worker_killed)
+{
+	master_t m;
+	const char *extra[] = { "--workers", "1", NULL };
+	slowarg_t a = { 0 };
+	pthread_t th;
+	pid_t zyg[8], wk[64];
+	int nz, i, j, kills = 0;
+	uint64_t end;
+	char url[256];
+	hbuf_t b;
+
+	master_start(&m, "m-kill", extra);
+	a.m = &m;
+	/* the test build's workers hang on this marker until killed */
+	if (asprintf((char **)&a.ir, "%s; jitfarm-test-fault: hang\n", add_ll) < 0)
+		ck_abort();
+	a.len = strlen(a.ir);
+	ck_assert_int_eq(pthread_create(&th, NULL, slow_thread, &a), 0);
+	/* kill every worker the zygote forks until the request is answered
+	 * (the pool retries a crash once, then quarantines the input) */
+	end = jf_now_ns() + 60000000000ull;
+	while (jf_now_ns() < end) {
+		if (pthread_tryjoin_np(th, NULL) == 0)
+			break;
+		nz = children_of(m.pid, zyg, 8);
+		for (i = 0; i < nz; i++) {
+			int nw = children_of(zyg[i], wk, 64);
+
+			for (j = 0; j < nw; j++)
+				if (kill(wk[j], SIGKILL) == 0)
+					kills++;
+		}
+		usleep(50000);
+	}
+	pthread_join(th, NULL);
+	ck_assert_int_gt(kills, 0);
+	ck_assert_msg(a.rc != 0 && a.status == 422, "rc %d status %d: %s", a.rc, a.status, a.err);
+	/* the master survives and serves */
+	snprintf(url, sizeof(url), "%s/healthz", m.url);
+	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 200);
+	hb_free(&b);
+	ck_assert_int_ge(metric(&m, "jitfarm_worker_crashes_total"), 1);
+	free((char *)a.ir);
+
+	/* a crashing input: 422 naming the crash, then refused by quarantine */
+	{
+		jf_farm_t *f = farm(&m, NULL);
+		jf_farm_compile_t c = { .ns = "segv" };
+		jf_farm_result_t r;
+		char *ir, err[1024];
+
+		if (asprintf(&ir, "%s; jitfarm-test-fault: segv\n", add_ll) < 0)
+			ck_abort();
+		c.ir = (const uint8_t *)ir;
+		c.ir_len = strlen(ir);
+		ck_assert_int_lt(jf_farm_compile(f, &c, &r, err, sizeof(err)), 0);
+		ck_assert_int_eq(r.status, 422);
+		ck_assert_msg(strstr(err, "SIGSEGV") != NULL || strstr(err, "signal") != NULL ||
+		    strstr(err, "quarantine") != NULL, "%s", err);
+		ck_assert_int_lt(jf_farm_compile(f, &c, &r, err, sizeof(err)), 0);
+		ck_assert_int_eq(r.status, 422);
+		ck_assert_msg(strstr(err, "quarantine") != NULL, "%s", err);
+		free(ir);
+		jf_farm_close(f);
+	}
+	master_stop(&m);
+}
+END_TEST
+
+static Suite *
+suite(void)
+{
+	Suite *s = suite_create("master");
+	TCase *tc = tcase_create("master");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, t_compile_hit_and_artifacts);
+	tcase_add_test(tc, t_wait0_and_unix_socket);
+	tcase_add_test(tc, t_errors);
+	tcase_add_test(tc, t_failed_put_is_reported);
+	tcase_add_test(tc, t_singleflight);
+	tcase_add_test(tc, t_overload);
+	tcase_add_test(tc, t_auth_scopes_and_reload);
+	tcase_add_test(tc, t_hostile_http);
+	tcase_add_test(tc, t_sigterm_drains);
+	tcase_add_test(tc, t_help_and_config);
+	tcase_add_test(tc, t_signed_artifacts);
+	tcase_add_test(tc, t_events_stream_and_resume);
+	tcase_add_test(tc, t_worker_killed);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	curl_global_cleanup();
+	return failed == 0 ? 0 : 1;
+}
