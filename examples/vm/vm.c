@@ -21,10 +21,10 @@
  * long native, the speed-up, when each turned native, and that native
  * and interpreted results agree.
  *
- * usage: vm [--store URL] [--farm URL|local|none] [--programs N]
- *           [--runs R] [--arg X] [--threshold T] [--name NAME] [--quiet]
+ * usage: vm --help
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -383,19 +383,65 @@ on_event(void *arg, const jf_event_t *ev)
 }
 
 static void
-usage(void)
+usage(FILE *fp, int code)
 {
-	fprintf(stderr,
-	    "usage: vm [--store URL] [--farm URL|local|none] [--programs N] [--runs R]\n"
-	    "          [--arg X] [--threshold T] [--name NAME] [--quiet]\n");
-	exit(2);
+	fprintf(fp,
+	    "usage: vm [options]\n\n"
+	    "An example node: a bytecode VM that interprets its programs and runs\n"
+	    "them natively once libjitfarm has them compiled on the farm.\n\n"
+	    "  --store URL          artifact store (default $JITFARM_STORE or\n"
+	    "                       file://~/.cache/jitfarm)\n"
+	    "  --farm URL           http://HOST:PORT, unix:PATH, local (start a private\n"
+	    "                       jitfarm-master; the default) or none\n"
+	    "  --token-file FILE    bearer token for the farm (else $JITFARM_TOKEN)\n"
+	    "  --public-key FILE    Ed25519 public key: load only artifacts it signed\n"
+	    "  --programs N         programs in the workload (default 8)\n"
+	    "  --runs R             rounds over every program (default 200)\n"
+	    "  --arg X              each program's argument: loop length (default 2000)\n"
+	    "  --threshold T        misses before a program compiles (default 20)\n"
+	    "  --forever            keep running rounds until SIGTERM, with a status\n"
+	    "                       line every 10 s\n"
+	    "  --name NAME          name in the output (default node)\n"
+	    "  --quiet              summary only\n"
+	    "  --help               this text\n");
+	exit(code);
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static char *
+read_token(const char *path)
+{
+	char buf[1024], *p;
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL) {
+		fprintf(stderr, "vm: %s: cannot read the token\n", path);
+		exit(1);
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (p = buf + n; p > buf && (p[-1] == '\n' || p[-1] == '\r' || p[-1] == ' '); p--)
+		p[-1] = '\0';
+	return strdup(buf);
 }
 
 int
 main(int argc, char **argv)
 {
-	const char *store = NULL, *farm = "local";
-	int runs = 200, threshold = 20, i, r, mismatches = 0;
+	const char *store = NULL, *farm = "local", *pubkey = getenv("JITFARM_PUBLIC_KEY");
+	char *token = getenv("JITFARM_TOKEN") ? strdup(getenv("JITFARM_TOKEN")) : NULL;
+	int runs = 200, threshold = 20, i, r, mismatches = 0, forever = 0;
+	uint64_t last_status = 0;
 	int64_t arg = 2000;
 	jf_config_t *c;
 	jf_runtime_t *rt;
@@ -413,8 +459,14 @@ main(int argc, char **argv)
 			quiet = 1;
 			continue;
 		}
+		if (strcmp(a, "--forever") == 0) {
+			forever = 1;
+			continue;
+		}
+		if (strcmp(a, "--help") == 0)
+			usage(stdout, 0);
 		if (v == NULL)
-			usage();
+			usage(stderr, 2);
 		i++;
 		if (strcmp(a, "--store") == 0)
 			store = v;
@@ -430,11 +482,18 @@ main(int argc, char **argv)
 			threshold = atoi(v);
 		else if (strcmp(a, "--name") == 0)
 			node = v;
-		else
-			usage();
+		else if (strcmp(a, "--public-key") == 0)
+			pubkey = v;
+		else if (strcmp(a, "--token-file") == 0) {
+			free(token);
+			token = read_token(v);
+		} else
+			usage(stderr, 2);
 	}
 	if (nprogs <= 0 || nprogs > 10000 || runs <= 0 || threshold <= 0)
-		usage();
+		usage(stderr, 2);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
 	if ((progs = calloc((size_t)nprogs, sizeof(*progs))) == NULL)
 		return 1;
 	for (i = 0; i < nprogs; i++)
@@ -442,7 +501,7 @@ main(int argc, char **argv)
 
 	jf_config_new(&c);
 	jf_config_set_store(c, store);
-	jf_config_set_farm(c, farm, getenv("JITFARM_TOKEN"));
+	jf_config_set_farm(c, farm, token);
 	jf_config_set_namespace(c, "vm-demo");
 	jf_config_set_target(c, NULL, NULL, NULL, '2');
 	jf_config_set_entry(c, "vm_main");
@@ -450,8 +509,8 @@ main(int argc, char **argv)
 	jf_config_set_ir_provider(c, provide_ir, release_ir, NULL);
 	jf_config_set_event_callback(c, on_event, NULL);
 	jf_config_set_tune(c, JF_TUNE_HOT_THRESHOLD, threshold);
-	if (getenv("JITFARM_PUBLIC_KEY") != NULL)
-		jf_config_set_public_key(c, getenv("JITFARM_PUBLIC_KEY"));
+	if (pubkey != NULL)
+		jf_config_set_public_key(c, pubkey);
 	if (jf_runtime_open(c, &rt, err, sizeof(err)) != 0) {
 		fprintf(stderr, "vm: %s\n", err);
 		return 1;
@@ -466,7 +525,17 @@ main(int argc, char **argv)
 	for (i = 0; i < nprogs; i++)
 		progs[i].expect = vm_interpret(&progs[i], arg);
 
-	for (r = 0; r < runs; r++) {
+	for (r = 0; (forever || r < runs) && !stop_flag; r++) {
+		if (forever && now_ns() - last_status > 10000000000ull) {
+			jf_runtime_stats(rt, &st, sizeof(st));
+			printf("[%s] round %d: %llu lookups, %llu hits, %llu programs native, "
+			    "%llu compiles, %llu pushed\n", node, r,
+			    (unsigned long long)st.lookups, (unsigned long long)st.hits,
+			    (unsigned long long)st.programs, (unsigned long long)st.compiles,
+			    (unsigned long long)st.pushed);
+			fflush(stdout);
+			last_status = now_ns();
+		}
 		for (i = 0; i < nprogs; i++) {
 			program_t *p = &progs[i];
 			jf_decision_t d = jf_lookup(rt, p->id);
@@ -535,5 +604,6 @@ main(int argc, char **argv)
 	    "native and interpreted agree on every execution" : "MISMATCH");
 	jf_runtime_close(rt);
 	free(progs);
+	free(token);
 	return mismatches == 0 ? 0 : 1;
 }
