@@ -1216,6 +1216,31 @@ START_TEST(t_worker_killed)
 }
 END_TEST
 
+START_TEST(t_compile_timeout)
+{
+	master_t m;
+	const char *extra[] = { "--compile-timeout", "1", NULL };
+	jf_farm_t *f;
+	jf_farm_compile_t c = { .ns = "timeout" };
+	jf_farm_result_t r;
+	char *ir, err[1024];
+
+	master_start(&m, "m-timeout", extra);
+	f = farm(&m, NULL);
+	if (asprintf(&ir, "%s; jitfarm-test-fault: hang\n", add_ll) < 0)
+		ck_abort();
+	c.ir = (const uint8_t *)ir;
+	c.ir_len = strlen(ir);
+	ck_assert_int_eq(jf_farm_compile(f, &c, &r, err, sizeof(err)), JF_ERR_TIMEOUT);
+	ck_assert_int_eq(r.status, 422);
+	ck_assert_int_ge(metric(&m, "jitfarm_compile_timeouts_total"), 1);
+	ck_assert_int_eq(metric(&m, "jitfarm_compiles_total{result=\"timeout\"}"), 1);
+	free(ir);
+	jf_farm_close(f);
+	master_stop(&m);
+}
+END_TEST
+
 /* --- two masters on one Redis store: the cluster-wide lease ------------- */
 
 START_TEST(t_two_masters_one_compile)
@@ -1377,6 +1402,7 @@ suite(void)
 	tcase_add_test(tc, t_signed_artifacts);
 	tcase_add_test(tc, t_events_stream_and_resume);
 	tcase_add_test(tc, t_worker_killed);
+	tcase_add_test(tc, t_compile_timeout);
 	tcase_add_test(tc, t_two_masters_one_compile);
 	tcase_add_test(tc, t_cli_against_farm);
 	suite_add_tcase(s, tc);
