@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
@@ -132,6 +133,51 @@ out:
 
 int jf_cmd_compile(int argc, char **argv);
 
+/* Read all of stdin, up to max bytes (JF_ERR_TOOBIG past that). */
+static int
+read_stdin(size_t max, uint8_t **out, size_t *lenp)
+{
+	size_t cap = 65536, len = 0;
+	uint8_t *buf = malloc(cap), *nb;
+	ssize_t n;
+
+	*out = NULL;
+	*lenp = 0;
+	if (buf == NULL)
+		return JF_ERR_NOMEM;
+	for (;;) {
+		if (len == cap) {
+			if (cap > max) {
+				free(buf);
+				return JF_ERR_TOOBIG;
+			}
+			if ((nb = realloc(buf, cap * 2)) == NULL) {
+				free(buf);
+				return JF_ERR_NOMEM;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(0, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			free(buf);
+			return JF_ERR_IO;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > max) {
+		free(buf);
+		return JF_ERR_TOOBIG;
+	}
+	*out = buf;     /* the caller owns the input */
+	*lenp = len;
+	return 0;
+}
+
 int
 jf_cmd_compile(int argc, char **argv)
 {
@@ -169,8 +215,10 @@ jf_cmd_compile(int argc, char **argv)
 	}
 
 	rc = JF_EXIT_FAIL;
-	r = jf_file_read(strcmp(in, "-") == 0 ? "/dev/stdin" : in, JF_DEFAULT_MAX_IR,
-	    &ir, &ir_len);
+	if (strcmp(in, "-") == 0)
+		r = read_stdin(JF_DEFAULT_MAX_IR, &ir, &ir_len);
+	else
+		r = jf_file_read(in, JF_DEFAULT_MAX_IR, &ir, &ir_len);
 	if (r != 0) {
 		if (r == JF_ERR_TOOBIG)
 			jf_cli_err("%s: input over the size limit of %u bytes", in,

@@ -26,7 +26,7 @@ int jf_cmd_cc(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 const jf_cli_cmd_t jf_cli_cmds[] = {
-	{ "compile", jf_cmd_compile, "IN -o OUT.o [options]",
+	{ "compile", jf_cmd_compile, "IN|- -o OUT.o [options]",
 	  "compile LLVM IR (.ll or .bc) to an object file, through the cache", 1 },
 	{ "get", jf_cmd_get, "KEY -o OUT [--blob] [--store URL]",
 	  "write a cached artifact's object (or whole blob) to OUT", 0 },

@@ -106,6 +106,8 @@ key=$(sed -n 's/^cache: miss \([0-9a-f]\{64\}\)$/\1/p' "$T/err")
 expect 0 "second compile" "$J" compile "$T/add.ll" -o "$T/add2.o" -v
 has "$T/err" "cache: hit $key" "second compile is a hit with the same key"
 cmp -s "$T/add.o" "$T/add2.o" && ok "hit gives the same object" || bad "objects differ"
+"$J" compile - -o "$T/stdin.o" <"$T/add.ll" 2>"$T/err" && cmp -s "$T/stdin.o" "$T/add.o" &&
+	ok "IR from stdin gives the same object" || bad "compile from stdin"
 # ELF relocatable: e_type (bytes 16-17, little-endian) == 1
 etype=$(od -An -tu2 -j16 -N2 "$T/add.o" | tr -d ' ')
 [ "$etype" = 1 ] && ok "object is ELF ET_REL" || bad "e_type $etype"
@@ -131,7 +133,7 @@ grep "^$key " "$T/out" | grep -q " x86_64-[a-z]*-linux-gnu x86-64-v2 O2$" &&
 [ "$(wc -l <"$T/out")" -eq 2 ] && ok "ls: one line per entry" || bad "ls lines: $(cat "$T/out")"
 expect 0 "stat" "$J" stat
 has "$T/out" "entries    2" "stat counts entries"
-has "$T/out" "hits       1" "stat counts hits across processes"
+has "$T/out" "hits       2" "stat counts hits across processes"
 has "$T/out" "misses     2" "stat counts misses across processes"
 grep -q "^errors     [1-9]" "$T/out" && ok "stat counts errors" || bad "errors: $(cat "$T/out")"
 expect 0 "get" "$J" get "$key" -o "$T/got.o"
