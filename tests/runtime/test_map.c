@@ -31,8 +31,18 @@
 #define ALIVE 0xA11CEu
 #define DEAD 0xDEADu
 
+#ifdef JF_SANITIZE
+#define YIELD_EVERY 64
+#else
+#define YIELD_EVERY 512
+#endif
+
 #ifndef SWAPS
+#ifdef JF_SANITIZE
+#define SWAPS 500               /* the sanitizer build is 10-20x slower */
+#else
 #define SWAPS 3000
+#endif
 #endif
 
 typedef struct prog {
@@ -130,7 +140,7 @@ reader(void *arg)
 		if (++i % 4096 == 0)
 			atomic_store_explicit(&ts->qs, JF_QS_OFFLINE, memory_order_release);
 		/* 8 readers share 2 cores with the writer: let it run */
-		if (i % 512 == 0)
+		if (i % YIELD_EVERY == 0)
 			sched_yield();
 	}
 	return NULL;
