@@ -16,6 +16,8 @@
  *     programs hot at the same moment; each program is compiled exactly
  *     once across both masters (their /metrics), and all three nodes run
  *     all four natively;
+ *     The same again with the example host (examples/vm): three VMs
+ *     with one workload, each program compiled once, all run natively;
  *  2. scale-out: a fourth node started afterwards runs all four natively
  *     from its very first execution (preloaded at open);
  *  3. a master killed with SIGKILL in the middle of a compile: the load
@@ -550,6 +552,44 @@ main(int argc, char **argv)
 	printf("# joins a=%.0f b=%.0f, lease waits a=%.0f b=%.0f\n",
 	    metric(&ma, "jitfarm_singleflight_joins_total"), metric(&mb, "jitfarm_singleflight_joins_total"),
 	    metric(&ma, "jitfarm_lease_waits_total"), metric(&mb, "jitfarm_lease_waits_total"));
+
+	/* 1b. the same with the example host (examples/vm): three VMs start
+	 *     at once with the same workload of their own programs */
+	{
+		pid_t vm[3];
+		char logs[3][4300], name[3][16], *out;
+		double before = metric(&ma, "jitfarm_compiles_total{result=\"ok\"}") +
+		    metric(&mb, "jitfarm_compiles_total{result=\"ok\"}");
+		int st, okvm = 0;
+
+		for (i = 0; i < 3; i++) {
+			char *vargv[] = { (char *)jft_bin("../examples/vm/vm"), (char *)"--farm", farm,
+				(char *)"--store", redis->url, (char *)"--public-key", pub,
+				(char *)"--programs", (char *)"4", (char *)"--runs", (char *)"6000",
+				(char *)"--threshold", (char *)"20", (char *)"--name", name[i],
+				(char *)"--quiet", NULL };
+
+			snprintf(name[i], sizeof(name[i]), "vm%d", i + 1);
+			snprintf(logs[i], sizeof(logs[i]), "%s/vm%d.log", tmp, i + 1);
+			vm[i] = jft_spawn(vargv, logs[i]);
+		}
+		for (i = 0; i < 3; i++) {
+			waitpid(vm[i], &st, 0);
+			out = (char *)jft_read(logs[i], NULL);
+			if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && out != NULL &&
+			    strstr(out, "4 programs in the map") != NULL &&
+			    strstr(out, "native and interpreted agree on every execution") != NULL)
+				okvm++;
+			else
+				printf("# vm%d (exit %d):\n%s\n", i + 1, WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+				    out ? out : "(no output)");
+			free(out);
+		}
+		check(okvm == 3, "example host: 3 of 3 VMs ran all 4 programs natively, results agree (%d)", okvm);
+		compiles = metric(&ma, "jitfarm_compiles_total{result=\"ok\"}") +
+		    metric(&mb, "jitfarm_compiles_total{result=\"ok\"}") - before;
+		check(compiles == 4, "example host: 4 programs, 3 VMs, 2 masters: %.0f compiles in all", compiles);
+	}
 
 	/* 2. scale-out: a new node is warm from its first execution */
 	node_start(&nodes[3], "node4", farm, redis->url, pub);
