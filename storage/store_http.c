@@ -893,20 +893,46 @@ name_cmp(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
+/* The seen set is kept sorted by name: lookups are binary searches. */
+static size_t
+seen_pos(const hs_t *s, const char *name, int *found)
+{
+	size_t lo = 0, hi = s->nseen;
+
+	*found = 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(s->seen[mid].name, name);
+
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static int
 seen_has(const hs_t *s, const char *name)
 {
-	size_t i;
+	int found;
 
-	for (i = 0; i < s->nseen; i++)
-		if (strcmp(s->seen[i].name, name) == 0)
-			return 1;
-	return 0;
+	(void)seen_pos(s, name, &found);
+	return found;
 }
 
 static int
 seen_add(hs_t *s, const char *name)
 {
+	int found;
+	size_t at = seen_pos(s, name, &found);
+
+	if (found)
+		return 0;
 	if (s->nseen == s->capseen) {
 		size_t nc = s->capseen ? s->capseen * 2 : 64;
 		seen_t *ns = realloc(s->seen, nc * sizeof(*ns));
@@ -916,7 +942,9 @@ seen_add(hs_t *s, const char *name)
 		s->seen = ns;
 		s->capseen = nc;
 	}
-	jf_strlcpy(s->seen[s->nseen++].name, name, HS_NAME_LEN + 1);
+	memmove(&s->seen[at + 1], &s->seen[at], (s->nseen - at) * sizeof(*s->seen));
+	jf_strlcpy(s->seen[at].name, name, HS_NAME_LEN + 1);
+	s->nseen++;
 	return 0;
 }
 

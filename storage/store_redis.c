@@ -268,10 +268,16 @@ pct_decode(const char *in, size_t n, char *out, size_t outlen)
 	for (i = 0; i < n; i++) {
 		int c = (unsigned char)in[i];
 
-		if (c == '%' && i + 2 < n) {
+		if (c == '%') {
+			char h[3];
 			uint8_t b;
 
-			if (jf_hex_decode(in + i + 1, &b, 1) != 0)
+			if (i + 2 >= n)
+				return -1;
+			h[0] = in[i + 1];
+			h[1] = in[i + 2];
+			h[2] = '\0';
+			if (jf_hex_decode(h, &b, 1) != 0)
 				return -1;
 			c = b;
 			i += 2;

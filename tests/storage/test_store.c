@@ -217,7 +217,6 @@ START_TEST(test_bad_put_refused)
 	uint8_t *blob, junk[64] = { 1, 2, 3 };
 	size_t len;
 
-	make_blob("refused", 10, &k, &blob, &len);
 	make_blob("other", 10, &other, &blob, &len);
 	free(blob);
 	make_blob("refused", 10, &k, &blob, &len);
@@ -845,6 +844,95 @@ START_TEST(test_url_options)
 }
 END_TEST
 
+/* --- auth, db selection, TTL ------------------------------------------------------------- */
+
+START_TEST(test_redis_auth_db_ttl)
+{
+	jft_server_opts_t o = { .password = "s3cr%t" };
+	jft_server_t *r = jft_redis_start(&o);
+	char url[1024], err[256];
+	jf_store_t *good, *bad, *db3;
+	jf_key_t k;
+	uint8_t *blob, *got;
+	size_t len, glen;
+
+	make_blob("auth", 100, &k, &blob, &len);
+	/* the password is percent-encoded in the URL */
+	snprintf(url, sizeof(url), "redis://:s3cr%%25t@127.0.0.1:%d/0?prefix=a&retries=0", r->port);
+	ck_assert_msg(jf_store_open(url, NULL, &good, err, sizeof(err)) == 0, "%s: %s", url, err);
+	put_ok(good, &k, blob, len);
+	get_eq(good, &k, blob, len);
+	snprintf(url, sizeof(url), "redis://:wrong@127.0.0.1:%d/0?prefix=a&retries=0", r->port);
+	ck_assert_int_eq(jf_store_open(url, NULL, &bad, err, sizeof(err)), 0);
+	ck_assert_int_eq(jf_store_get(bad, &k, &got, &glen), JF_ERR_AUTH);
+	jf_store_close(bad);
+	snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0?prefix=a&retries=0", r->port);
+	ck_assert_int_eq(jf_store_open(url, NULL, &bad, err, sizeof(err)), 0);
+	ck_assert_int_eq(jf_store_get(bad, &k, &got, &glen), JF_ERR_AUTH);
+	jf_store_close(bad);
+	/* another db does not see db 0's entries; a TTL makes them expire */
+	snprintf(url, sizeof(url), "redis://:s3cr%%25t@127.0.0.1:%d/3?prefix=a&ttl_s=1", r->port);
+	ck_assert_int_eq(jf_store_open(url, NULL, &db3, err, sizeof(err)), 0);
+	ck_assert_int_eq(jf_store_exists(db3, &k), JF_ERR_NOTFOUND);
+	put_ok(db3, &k, blob, len);
+	get_eq(db3, &k, blob, len);
+	usleep(1200000);
+	ck_assert_int_eq(jf_store_get(db3, &k, &got, &glen), JF_ERR_NOTFOUND);
+	get_eq(good, &k, blob, len);
+	free(blob);
+	jf_store_close(db3);
+	jf_store_close(good);
+	jft_server_free(r);
+}
+END_TEST
+
+START_TEST(test_http_auth)
+{
+	jft_server_opts_t bo = { .bearer = "tok-123" }, uo = { .user = "jf", .password = "pw" };
+	jft_server_t *b = jft_nginx_start(&bo), *u = jft_nginx_start(&uo);
+	char url[1024], err[256], tokfile[4200];
+	jf_store_t *s;
+	jf_key_t k;
+	uint8_t *blob, *got;
+	size_t len, glen;
+
+	make_blob("http-auth", 100, &k, &blob, &len);
+	/* bearer: from the environment, or from a token file */
+	snprintf(url, sizeof(url), "%s/x?retries=0", b->url);
+	unsetenv("JITFARM_STORE_TOKEN");
+	ck_assert_int_eq(jf_store_open(url, NULL, &s, err, sizeof(err)), 0);
+	ck_assert_int_eq(jf_store_put(s, &k, blob, len), JF_ERR_AUTH);
+	ck_assert_int_eq(jf_store_get(s, &k, &got, &glen), JF_ERR_AUTH);
+	jf_store_close(s);
+	setenv("JITFARM_STORE_TOKEN", "tok-123", 1);
+	ck_assert_int_eq(jf_store_open(url, NULL, &s, err, sizeof(err)), 0);
+	unsetenv("JITFARM_STORE_TOKEN");
+	put_ok(s, &k, blob, len);
+	jf_store_close(s);
+	snprintf(tokfile, sizeof(tokfile), "%s/%s-token", tmp_root, test_ns());
+	ck_assert_int_eq(jft_write(tokfile, "tok-123\n", 8), 0);
+	snprintf(url, sizeof(url), "%s/x?retries=0&token_file=%s", b->url, tokfile);
+	ck_assert_int_eq(jf_store_open(url, NULL, &s, err, sizeof(err)), 0);
+	get_eq(s, &k, blob, len);
+	jf_store_close(s);
+	/* basic: user and password in the URL */
+	snprintf(url, sizeof(url), "http://jf:pw@%s/store/x?retries=0", u->base);
+	ck_assert_int_eq(jf_store_open(url, NULL, &s, err, sizeof(err)), 0);
+	put_ok(s, &k, blob, len);
+	get_eq(s, &k, blob, len);
+	jf_store_close(s);
+	snprintf(url, sizeof(url), "http://jf:nope@%s/store/x?retries=0", u->base);
+	ck_assert_int_eq(jf_store_open(url, NULL, &s, err, sizeof(err)), 0);
+	ck_assert_int_eq(jf_store_get(s, &k, &got, &glen), JF_ERR_AUTH);
+	/* the password never shows in messages */
+	ck_assert_ptr_null(strstr(jf_store_errstr(s), "nope"));
+	jf_store_close(s);
+	free(blob);
+	jft_server_free(b);
+	jft_server_free(u);
+}
+END_TEST
+
 /* --- faults ------------------------------------------------------------------------------- */
 
 static void
@@ -1014,6 +1102,8 @@ main(void)
 	tcase_set_timeout(tr, 30);
 	tcase_add_test(tr, test_redis_resync);
 	tcase_add_test(tr, test_url_options);
+	tcase_add_test(tr, test_redis_auth_db_ttl);
+	tcase_add_test(tr, test_http_auth);
 	suite_add_tcase(su, tr);
 	tcase_set_timeout(tf, 60);
 	tcase_add_test(tf, test_fault_redis_restart_under_watcher);
