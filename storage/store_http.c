@@ -412,6 +412,15 @@ hs_get(void *self, const jf_key_t *k, uint8_t **blob, size_t *len)
 	return 0;
 }
 
+static uint64_t
+wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void
 journal_name(uint64_t ts, const char *hex, char *buf, size_t len)
 {
@@ -434,8 +443,7 @@ hs_put(void *self, const jf_key_t *k, const uint8_t *blob, size_t len)
 		return status_fail(s, "PUT", path);
 	/* then announce it: the entry is complete before anyone hears of it */
 	jf_key_hex(k, hex);
-	journal_name(jf_wall_ms() * 1000000ull + jf_now_ns() % 1000000ull, hex, name,
-	    sizeof(name));
+	journal_name(wall_ns(), hex, name, sizeof(name));
 	snprintf(path, sizeof(path), "j/%s", name);
 	url_for(s, path, url, sizeof(url));
 	if ((rc = request(s, "PUT", url, NULL, 0, 65536)) != 0)
@@ -994,7 +1002,7 @@ static int
 hs_cursor(void *self, char *cursor, size_t len)
 {
 	hs_t *s = self;
-	uint64_t ts = jf_wall_ms() * 1000000ull, lb = (uint64_t)s->lookback_ms * 1000000ull;
+	uint64_t ts = wall_ns(), lb = (uint64_t)s->lookback_ms * 1000000ull;
 	jctx_t c = { 0 };
 	size_t i;
 	int rc;
