@@ -24,6 +24,8 @@ int jf_cmd_gc(int argc, char **argv);
 int jf_cmd_keygen(int argc, char **argv);
 int jf_cmd_cc(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
+/* farm.c: runs the command against a farm when one is configured */
+int jf_cli_farm_dispatch(const char *cmd, int argc, char **argv, int *rc);
 
 const jf_cli_cmd_t jf_cli_cmds[] = {
 	{ "compile", jf_cmd_compile, "IN|- -o OUT.o [options]",
@@ -77,6 +79,8 @@ print_help(FILE *f)
 	fprintf(f, "\ncompile options:\n%s\n"
 	    "The store defaults to $JITFARM_STORE, else file://$XDG_CACHE_HOME/jitfarm,\n"
 	    "else file://$HOME/.cache/jitfarm.\n"
+	    "With --farm URL [--token T] (or $JITFARM_FARM, $JITFARM_TOKEN), compile,\n"
+	    "get, ls and stat go to a farm's master (http://host:port or unix:PATH).\n"
 	    "Exit codes: 0 ok, 1 compile error or failed operation, 2 usage error.\n",
 	    jf_cli_compile_opts_help);
 }
@@ -132,7 +136,8 @@ main(int argc, char **argv)
 		rc = JF_EXIT_USAGE;
 		goto out;
 	}
-	rc = c->run(argc - 1, argv + 1);
+	if (!jf_cli_farm_dispatch(c->name, argc - 1, argv + 1, &rc))
+		rc = c->run(argc - 1, argv + 1);
 out:
 	jf_cli_local_shutdown();
 	return rc;

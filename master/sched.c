@@ -29,6 +29,7 @@
  * (ms->closing) the same callbacks only free.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,11 +73,20 @@ struct jf_flight {
 	char serr[256];
 	struct event *timer;
 	uint64_t t_start, compile_ns, peer_deadline_ns;
+	int leased;                     /* this master holds the key's lease */
+	int lease_acq;                  /* job output */
+	int from_peer;                  /* answered with another master's entry */
 	jf_flight_t *hnext;
 };
 
 struct jf_sched {
 	jf_master_t *ms;
+	/* Leases belong to the store handle that took them, so one handle,
+	 * shared by the store threads under a mutex, takes and drops them
+	 * all. NULL when the store has no leases. */
+	jf_store_t *lease_store;
+	pthread_mutex_t lease_mu;
+	int lease_unsupported;
 	jf_flight_t *b[NBUCKETS];
 	unsigned nflights, nwaiters;
 };
@@ -91,11 +101,20 @@ int
 jf_sched_create(jf_master_t *ms, jf_sched_t **out)
 {
 	jf_sched_t *s = calloc(1, sizeof(*s));
+	jf_store_opts_t so;
+	char err[256];
 
 	*out = s;
 	if (s == NULL)
 		return JF_ERR_NOMEM;
 	s->ms = ms;
+	pthread_mutex_init(&s->lease_mu, NULL);
+	memset(&so, 0, sizeof(so));
+	if (jf_store_open(ms->cfg.store_url, &so, &s->lease_store, err, sizeof(err)) != 0) {
+		jf_warn("msg=\"no lease handle; compiles are single-flight per master only\" "
+		    "detail=\"%s\"", err);
+		s->lease_store = NULL;
+	}
 	return 0;
 }
 
@@ -135,6 +154,10 @@ flight_unlink(jf_sched_t *s, jf_flight_t *f)
 		}
 }
 
+static void lease_drop(jf_flight_t *f);
+static int store_submit(jf_flight_t *f, jf_sjob_fn fn, jf_sdone_fn done);
+static void note_store_error(jf_master_t *ms, int r, int op);
+
 /* Unlink and free a flight; waiters must already be answered (or the
  * loop gone). */
 static void
@@ -168,6 +191,7 @@ flight_fail(jf_flight_t *f, int code, const char *msg)
 	waiter_t *w;
 	char esc[1024];
 
+	lease_drop(f);
 	jf_json_escape(msg, esc, sizeof(esc));
 	jf_info("msg=\"compile failed\" key=%s result=%s waiters=%u detail=\"%s\"", f->hex,
 	    jf_errname(code), f->nwaiters, esc);
@@ -184,9 +208,10 @@ flight_ok(jf_flight_t *f, int hit)
 	jf_master_t *ms = f->ms;
 	waiter_t *w;
 
+	lease_drop(f);
 	for (w = f->waiters; w != NULL; w = w->next)
 		jf_reply_blob(ms, w->req, JF_ROUTE_COMPILE, w->t0, f->blob, f->blob_len, f->hex,
-		    hit ? "hit" : w->joined ? "joined" : "miss");
+		    hit ? "hit" : (w->joined || f->from_peer) ? "joined" : "miss");
 	flight_free(f);
 	jf_master_maybe_done(ms);
 }
@@ -199,18 +224,6 @@ job_get(jf_store_t *s, void *arg)
 	jf_flight_t *f = arg;
 
 	f->sres = jf_store_get(s, &f->key, &f->blob, &f->blob_len);
-	if (f->sres != 0 && f->sres != JF_ERR_NOTFOUND)
-		jf_strlcpy(f->serr, jf_store_errstr(s), sizeof(f->serr));
-}
-
-static void
-job_exists(jf_store_t *s, void *arg)
-{
-	jf_flight_t *f = arg;
-
-	f->sres = jf_store_exists(s, &f->key);
-	if (f->sres == 0)
-		f->sres = jf_store_get(s, &f->key, &f->blob, &f->blob_len);
 	if (f->sres != 0 && f->sres != JF_ERR_NOTFOUND)
 		jf_strlcpy(f->serr, jf_store_errstr(s), sizeof(f->serr));
 }
@@ -234,6 +247,139 @@ job_put(jf_store_t *s, void *arg)
 
 static void start_compile(jf_flight_t *f);
 static void on_put_done(void *arg);
+
+/* --- cluster-wide lease -------------------------------------------------- */
+
+typedef struct release {
+	jf_sched_t *s;
+	jf_key_t key;
+} release_t;
+
+static void
+job_release(jf_store_t *unused, void *arg)
+{
+	release_t *rl = arg;
+
+	pthread_mutex_lock(&rl->s->lease_mu);
+	(void)jf_store_lease_release(rl->s->lease_store, &rl->key);
+	pthread_mutex_unlock(&rl->s->lease_mu);
+}
+
+static void
+release_done(void *arg)
+{
+	free(arg);
+}
+
+/* Drop the flight's lease, if it holds one (fire and forget). */
+static void
+lease_drop(jf_flight_t *f)
+{
+	release_t *rl;
+
+	if (!f->leased || f->ms->closing || (rl = malloc(sizeof(*rl))) == NULL)
+		return;
+	f->leased = 0;
+	rl->s = f->ms->sched;
+	rl->key = f->key;
+	if (jf_storeq_submit(f->ms->sq, job_release, release_done, rl) != 0)
+		free(rl);
+}
+
+static void
+job_lease(jf_store_t *unused, void *arg)
+{
+	jf_flight_t *f = arg;
+	jf_sched_t *s = f->ms->sched;
+
+	f->lease_acq = 0;
+	pthread_mutex_lock(&s->lease_mu);
+	f->sres = jf_store_lease(s->lease_store, &f->key, f->ms->cfg.lease_ms, &f->lease_acq);
+	if (f->sres != 0)
+		jf_strlcpy(f->serr, jf_store_errstr(s->lease_store), sizeof(f->serr));
+	pthread_mutex_unlock(&s->lease_mu);
+}
+
+/* While another master holds the lease: has it published the entry? If
+ * not, try the lease again (it lapses when its holder died). */
+static void
+job_peer_poll(jf_store_t *st, void *arg)
+{
+	jf_flight_t *f = arg;
+
+	f->sres = jf_store_get(st, &f->key, &f->blob, &f->blob_len);
+	if (f->sres == JF_ERR_NOTFOUND)
+		job_lease(st, f);
+	else
+		f->lease_acq = 0;
+}
+
+static void on_lease_done(void *arg);
+
+static void
+peer_poll(evutil_socket_t fd, short what, void *arg)
+{
+	jf_flight_t *f = arg;
+
+	event_free(f->timer);
+	f->timer = NULL;
+	store_submit(f, job_peer_poll, on_lease_done);
+}
+
+static void
+on_lease_done(void *arg)
+{
+	jf_flight_t *f = arg;
+	jf_master_t *ms = f->ms;
+	struct timeval tv = { 0, 200000 };
+
+	if (ms->closing) {
+		flight_free(f);
+		return;
+	}
+	if (f->state == F_PEER && f->sres == 0 && f->blob != NULL) {
+		/* the lease holder published it */
+		f->from_peer = 1;
+		jf_info("msg=\"entry published by another master\" key=%s", f->hex);
+		flight_ok(f, 0);
+		return;
+	}
+	if (f->sres == JF_ERR_UNSUPPORTED || f->sres == JF_ERR_READONLY) {
+		ms->sched->lease_unsupported = 1;
+		start_compile(f);
+		return;
+	}
+	if (f->sres != 0 && f->sres != JF_ERR_NOTFOUND) {
+		/* no lease service: compiling twice beats not compiling */
+		note_store_error(ms, f->sres, 'o');
+		jf_warn("msg=\"lease failed; compiling without it\" key=%s detail=\"%s\"", f->hex,
+		    f->serr);
+		start_compile(f);
+		return;
+	}
+	if (f->lease_acq) {
+		if (f->state == F_PEER) {
+			ms->m.lease_takeovers++;
+			jf_warn("msg=\"lease holder never published; compiling here\" key=%s", f->hex);
+		}
+		f->leased = 1;
+		start_compile(f);
+		return;
+	}
+	if (f->state != F_PEER) {
+		ms->m.lease_waits++;
+		f->state = F_PEER;
+		f->peer_deadline_ns = jf_now_ns() + (uint64_t)ms->cfg.lease_ms * 2000000ull;
+		jf_info("msg=\"another master is compiling; waiting for its entry\" key=%s", f->hex);
+	} else if (jf_now_ns() > f->peer_deadline_ns) {
+		ms->m.lease_takeovers++;
+		start_compile(f);
+		return;
+	}
+	if ((f->timer = evtimer_new(ms->base, peer_poll, f)) == NULL ||
+	    evtimer_add(f->timer, &tv) != 0)
+		start_compile(f);
+}
 
 static int
 store_submit(jf_flight_t *f, jf_sjob_fn fn, jf_sdone_fn done)
@@ -288,7 +434,12 @@ on_lookup_done(void *arg)
 		return;
 	}
 	ms->m.misses++;
-	start_compile(f);
+	if (ms->sched->lease_store == NULL || ms->sched->lease_unsupported) {
+		start_compile(f);
+		return;
+	}
+	f->state = F_LEASE;
+	store_submit(f, job_lease, on_lease_done);
 }
 
 /* --- the pool ----------------------------------------------------------------- */
@@ -526,7 +677,6 @@ jf_sched_compile(jf_master_t *ms, struct evhttp_request *req, uint64_t t0,
 	}
 	/* the store first: a hit never reaches the pool */
 	store_submit(f, job_get, on_lookup_done);
-	(void)job_exists;
 }
 
 void
@@ -547,5 +697,7 @@ jf_sched_free(jf_sched_t *s)
 	if (s == NULL)
 		return;
 	jf_sched_abandon(s);
+	jf_store_close(s->lease_store);
+	pthread_mutex_destroy(&s->lease_mu);
 	free(s);
 }

@@ -346,6 +346,17 @@ mark_seen(jf_runtime_t *rt, const jf_key_t *k)
 	pthread_mutex_unlock(&rt->lock);
 }
 
+static void
+unmark_seen(jf_runtime_t *rt, const jf_key_t *k)
+{
+	uint64_t kw[4];
+
+	jf_id_words(k->b, kw);
+	pthread_mutex_lock(&rt->lock);
+	jf_idtab_del(&rt->seen, kw);
+	pthread_mutex_unlock(&rt->lock);
+}
+
 /*
  * Fetch key from the store and load it if it is ours (preload and the
  * change feed). kind is JF_EV_PRELOAD or JF_EV_PUSH.
@@ -619,9 +630,13 @@ run_job(worker_t *w, const jf_job_t *job)
 		r = jf_seterr(err, sizeof(err), JF_ERR_NOTFOUND, "not in the store, and no farm");
 		goto neg;
 	}
+	/* the farm stores and announces what it compiles; this worker loads
+	 * the answer itself, so the watcher need not fetch it again */
+	mark_seen(rt, &key);
 	if ((r = farm_compile(w, job->id, &res, err, sizeof(err))) != 0) {
 		if (r != JF_ERR_NOTFOUND && r != JF_ERR_TOOBIG)
 			atomic_fetch_add(&rt->st_compile_failures, 1);
+		unmark_seen(rt, &key);
 		goto neg;
 	}
 	if (!jf_key_eq(&res.key, &key)) {

@@ -5,7 +5,13 @@
 #   1. compile examples/add/add.ll twice: a miss, then a hit (with -v);
 #   2. show the store (ls, stat);
 #   3. load the object into a small ORC LLJIT host and call it;
-#   4. link the same object into an ordinary C program with cc.
+#   4. link the same object into an ordinary C program with cc;
+#   5. the farm: a jitfarm-master on a unix socket with the same file store;
+#   6. node 1, the example VM host (examples/vm) linked with libjitfarm,
+#      runs a workload: programs start interpreted, turn hot, are compiled
+#      on the farm and switch to native code;
+#   7. node 2 starts later: everything is preloaded from the store, so it
+#      runs natively from its first execution.
 #
 # The Makefile passes JF_BIN, JF_BUILD and JF_SRC; run from the top of the
 # tree without them, it uses build/.
@@ -14,8 +20,15 @@ SRC="${JF_SRC:-$(pwd)}"
 BUILD="${JF_BUILD:-$SRC/build}"
 J="${JF_BIN:-$BUILD/bin}/jitfarm"
 HOST="$BUILD/examples/orchost/orchost"
+VM="$BUILD/examples/vm/vm"
+MASTER="${JF_BIN:-$BUILD/bin}/jitfarm-master"
 T=$(mktemp -d "${TMPDIR:-/tmp}/jitfarm-demo-XXXXXX")
-trap 'rm -rf "$T"' EXIT
+MPID=
+cleanup() {
+	if [ -n "$MPID" ]; then kill "$MPID" 2>/dev/null || true; wait "$MPID" 2>/dev/null || true; fi
+	rm -rf "$T"
+}
+trap cleanup EXIT
 JITFARM_STORE="file://$T/store"
 export JITFARM_STORE
 
@@ -44,4 +57,27 @@ step "4. the same object is an ordinary ELF relocatable: cc links it"
 run cc "$SRC/examples/add/link/main.c" "$T/add.o" -o "$T/add"
 run "$T/add"
 
-printf '\ndemo finished: miss, hit, ORC call and native link all worked\n'
+step "5. the farm: jitfarm-master on a unix socket, sharing the store"
+run "$MASTER" --listen "unix:$T/master.sock" --store "$JITFARM_STORE" --workers 2 \
+	--log-level warn >"$T/master.log" 2>&1 &
+MPID=$!
+i=0
+while [ ! -S "$T/master.sock" ] && [ $i -lt 300 ]; do sleep 0.05; i=$((i + 1)); done
+[ -S "$T/master.sock" ] || { cat "$T/master.log"; echo "master did not start"; exit 1; }
+echo "master pid $MPID listening on unix:$T/master.sock"
+
+step "6. node 1: the example VM runs 8 programs; hot ones compile on the farm"
+"$VM" --farm "unix:$T/master.sock" --store "$JITFARM_STORE" --name node1 \
+	--runs 150 --arg 20000 --threshold 10 | tee "$T/node1.out"
+
+step "7. node 2 starts later: every program is preloaded, native from the start"
+"$VM" --farm "unix:$T/master.sock" --store "$JITFARM_STORE" --name node2 \
+	--runs 150 --arg 20000 --threshold 10 --quiet | tee "$T/node2.out"
+
+step "the story in numbers"
+grep -h "faster than the interpreter" "$T/node1.out" || true
+grep -h "executions:" "$T/node1.out" || true
+grep -h "time to first native execution" "$T/node1.out" "$T/node2.out" || true
+grep -h "runtime open" "$T/node2.out" || true
+
+printf '\ndemo finished: miss, hit, ORC call and native link all worked; hot programs went native on the farm, and node 2 started warm\n'

@@ -169,6 +169,22 @@ is_defined_external(LLVMValueRef g)
 	return n > 0 && strncmp(name, "llvm.", 5) != 0;
 }
 
+/* Walk every named value that can be a symbol: functions, global
+ * variables, then aliases. kind 0..2 with first/next. */
+static LLVMValueRef
+value_first(LLVMModuleRef mod, int kind)
+{
+	return kind == 0 ? LLVMGetFirstFunction(mod) :
+	    kind == 1 ? LLVMGetFirstGlobal(mod) : LLVMGetFirstGlobalAlias(mod);
+}
+
+static LLVMValueRef
+value_next(LLVMValueRef g, int kind)
+{
+	return kind == 0 ? LLVMGetNextFunction(g) :
+	    kind == 1 ? LLVMGetNextGlobal(g) : LLVMGetNextGlobalAlias(g);
+}
+
 static int
 requested(const jf_compile_req_t *req, const char *name, size_t n)
 {
@@ -198,19 +214,20 @@ internalise(LLVMModuleRef mod, const jf_compile_req_t *req, char *err, size_t er
 		g = LLVMGetNamedFunction(mod, s);
 		if (g == NULL)
 			g = LLVMGetNamedGlobal(mod, s);
+		if (g == NULL)
+			g = LLVMGetNamedGlobalAlias(mod, s, strlen(s));
 		if (g == NULL || !is_defined_external(g))
 			return jf_seterr(err, errlen, JF_ERR_INVAL,
 			    "exported symbol '%s' is not defined in the module", s);
 	}
-	for (int pass = 0; pass < 2; pass++) {
-		g = pass == 0 ? LLVMGetFirstFunction(mod) : LLVMGetFirstGlobal(mod);
-		for (; g != NULL; g = pass == 0 ? LLVMGetNextFunction(g) :
-		    LLVMGetNextGlobal(g)) {
+	for (int kind = 0; kind < 3; kind++) {
+		for (g = value_first(mod, kind); g != NULL; g = value_next(g, kind)) {
 			const char *name = LLVMGetValueName2(g, &n);
 
 			if (!is_defined_external(g) || requested(req, name, n))
 				continue;
-			LLVMSetComdat(g, NULL);
+			if (kind < 2)
+				LLVMSetComdat(g, NULL);
 			LLVMSetLinkage(g, LLVMInternalLinkage);
 			LLVMSetVisibility(g, LLVMDefaultVisibility);
 			LLVMSetDLLStorageClass(g, LLVMDefaultStorageClass);
@@ -220,13 +237,14 @@ internalise(LLVMModuleRef mod, const jf_compile_req_t *req, char *err, size_t er
 }
 
 /* Record the exported symbols in the manifest: the requested ones, or
- * every defined external function and global left after optimisation. */
+ * every defined external function, global and alias left after
+ * optimisation. */
 static int
 collect_symbols(LLVMModuleRef mod, const jf_compile_req_t *req, jf_manifest_t *m)
 {
 	size_t cap = 0, n, i;
 	LLVMValueRef g;
-	int pass;
+	int kind;
 
 	if (req->symbols != NULL && req->nsymbols > 0) {
 		if ((m->symbols = calloc(req->nsymbols, sizeof(char *))) == NULL)
@@ -238,10 +256,8 @@ collect_symbols(LLVMModuleRef mod, const jf_compile_req_t *req, jf_manifest_t *m
 		}
 		return 0;
 	}
-	for (pass = 0; pass < 2; pass++) {
-		g = pass == 0 ? LLVMGetFirstFunction(mod) : LLVMGetFirstGlobal(mod);
-		for (; g != NULL; g = pass == 0 ? LLVMGetNextFunction(g) :
-		    LLVMGetNextGlobal(g)) {
+	for (kind = 0; kind < 3; kind++) {
+		for (g = value_first(mod, kind); g != NULL; g = value_next(g, kind)) {
 			const char *name;
 			char *dup;
 

@@ -33,6 +33,7 @@
 #include "common/farmclient.h"
 #include "common/util.h"
 #include "support.h"
+#include "servers.h"
 
 static const char add_ll[] =
     "define i32 @add(i32 %a, i32 %b) {\n"
@@ -108,11 +109,40 @@ master_start(master_t *m, const char *tag, const char *const *extra)
 	}
 }
 
+/* Stop a master as an operator would (SIGTERM) and insist that it exits
+ * 0 with no sanitizer report in its log. */
+static void
+master_check_exit(pid_t pid, const char *logpath)
+{
+	uint64_t end = jf_now_ns() + 20000000000ull;
+	int st = 0;
+	pid_t w = 0;
+	char *log;
+
+	while (jf_now_ns() < end && (w = waitpid(pid, &st, WNOHANG)) == 0)
+		usleep(10000);
+	if (w == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		ck_abort_msg("master %d did not exit after SIGTERM", (int)pid);
+	}
+	log = (char *)jft_read(logpath, NULL);
+	if (log != NULL && (strstr(log, "Sanitizer") != NULL || strstr(log, "runtime error:"))) {
+		fprintf(stderr, "master log with a sanitizer report:\n%s\n", log);
+		free(log);
+		ck_abort_msg("sanitizer report in %s", logpath);
+	}
+	free(log);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "master exit status %d", st);
+}
+
 static void
 master_stop(master_t *m)
 {
-	if (m->pid > 0)
-		jft_stop(m->pid);
+	if (m->pid > 0) {
+		kill(m->pid, SIGTERM);
+		master_check_exit(m->pid, m->log);
+	}
 	m->pid = 0;
 	jft_rmtree(m->dir);
 	free(m->dir);
@@ -367,7 +397,8 @@ START_TEST(t_wait0_and_unix_socket)
 		ck_assert_str_eq(r.cache, "miss");
 		jf_farm_result_free(&r);
 		jf_farm_close(fu);
-		jft_stop(pid);
+		kill(pid, SIGTERM);
+		master_check_exit(pid, log);
 		jft_rmtree(d);
 		free(d);
 		(void)mu;
@@ -859,7 +890,8 @@ START_TEST(t_help_and_config)
 	ck_assert_int_eq(jft_wait_port(p3, 15000), 0);
 	ck_assert_int_ne(jft_wait_port(p1, 200), 0);
 	ck_assert_int_ne(jft_wait_port(p2, 200), 0);
-	jft_stop(pid);
+	kill(pid, SIGTERM);
+	master_check_exit(pid, log);
 	out = (char *)jft_read(log, NULL);
 	ck_assert_ptr_nonnull(out);
 	ck_assert_msg(strstr(out, "queue_limit=9") != NULL, "%s", out);
@@ -1141,6 +1173,146 @@ START_TEST(t_worker_killed)
 }
 END_TEST
 
+/* --- two masters on one Redis store: the cluster-wide lease ------------- */
+
+START_TEST(t_two_masters_one_compile)
+{
+	jft_server_t *redis = jft_redis_start(NULL);
+	const char *extra[] = { "--store", redis->url, NULL };
+	master_t a, b;
+	pthread_t ta, tb;
+	sfarg_t ra = { 0 }, rb = { 0 };
+
+	setenv("JF_TEST_HOLD_MS", "1500", 1);
+	master_start(&a, "m-lease-a", extra);
+	master_start(&b, "m-lease-b", extra);
+	unsetenv("JF_TEST_HOLD_MS");
+	ra.m = &a;
+	ra.ns = "lease";
+	rb.m = &b;
+	rb.ns = "lease";
+	ck_assert_int_eq(pthread_create(&ta, NULL, sf_thread, &ra), 0);
+	usleep(400000);
+	ck_assert_int_eq(pthread_create(&tb, NULL, sf_thread, &rb), 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	ck_assert_msg(ra.rc == 0 && rb.rc == 0, "rc %d %d", ra.rc, rb.rc);
+	ck_assert_str_eq(ra.cache, "miss");
+	ck_assert_str_eq(rb.cache, "joined");
+	ck_assert_int_eq(ra.len, rb.len);
+	ck_assert(memcmp(ra.blob, rb.blob, ra.len) == 0);
+	/* one compile in the cluster: b waited for a's entry */
+	ck_assert_int_eq(metric(&a, "jitfarm_compiles_total{result=\"ok\"}"), 1);
+	ck_assert_int_eq(metric(&b, "jitfarm_compiles_total{result=\"ok\"}"), 0);
+	ck_assert_int_eq(metric(&b, "jitfarm_lease_waits_total"), 1);
+	free(ra.blob);
+	free(rb.blob);
+	master_stop(&a);
+	master_stop(&b);
+	jft_server_free(redis);
+}
+END_TEST
+
+/* --- the jitfarm command against a farm ----------------------------------- */
+
+START_TEST(t_cli_against_farm)
+{
+	master_t m;
+	char *d = jft_tmpdir("m-cli"), in[600], o1[600], o2[600], tok[600], *out, *err;
+	const char *toks = "clitoken-compile compile\n";
+	const char *extra[3];
+	char *argv[16], hex[65];
+	uint8_t *b1, *b2;
+	size_t l1, l2;
+	int st;
+
+	snprintf(in, sizeof(in), "%s/add.ll", d);
+	snprintf(o1, sizeof(o1), "%s/a.o", d);
+	snprintf(o2, sizeof(o2), "%s/b.o", d);
+	snprintf(tok, sizeof(tok), "%s/tokens", d);
+	ck_assert_int_eq(jft_write(in, add_ll, strlen(add_ll)), 0);
+	ck_assert_int_eq(jft_write(tok, toks, strlen(toks)), 0);
+	extra[0] = "--tokens";
+	extra[1] = tok;
+	extra[2] = NULL;
+	master_start(&m, "m-cli-master", extra);
+
+	/* compile --farm: a miss, then a hit, same object */
+	argv[0] = (char *)jft_bin("jitfarm");
+	argv[1] = (char *)"compile";
+	argv[2] = (char *)"--farm";
+	argv[3] = m.url;
+	argv[4] = (char *)"--token";
+	argv[5] = (char *)"clitoken-compile";
+	argv[6] = in;
+	argv[7] = (char *)"-o";
+	argv[8] = o1;
+	argv[9] = (char *)"-v";
+	argv[10] = NULL;
+	st = jft_run(argv, NULL, 0, &out, &err);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", err);
+	ck_assert_msg(strstr(err, "cache: miss") != NULL, "%s", err);
+	ck_assert(sscanf(strstr(err, "cache: miss ") + 12, "%64s", hex) == 1);
+	free(out);
+	free(err);
+	argv[8] = o2;
+	st = jft_run(argv, NULL, 0, &out, &err);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", err);
+	ck_assert_msg(strstr(err, "cache: hit") != NULL, "%s", err);
+	free(out);
+	free(err);
+	b1 = jft_read(o1, &l1);
+	b2 = jft_read(o2, &l2);
+	ck_assert(b1 != NULL && b2 != NULL && l1 == l2 && memcmp(b1, b2, l1) == 0);
+	ck_assert(l1 > 4 && memcmp(b1, "\177ELF", 4) == 0);
+	free(b2);
+
+	/* no token: refused */
+	argv[4] = (char *)"-v";
+	argv[5] = (char *)"-v";
+	st = jft_run(argv, NULL, 0, &out, &err);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	ck_assert_msg(strstr(err, "401") != NULL || strstr(err, "token") != NULL, "%s", err);
+	free(out);
+	free(err);
+
+	/* get, ls, stat through $JITFARM_FARM / $JITFARM_TOKEN */
+	setenv("JITFARM_FARM", m.url, 1);
+	setenv("JITFARM_TOKEN", "clitoken-compile", 1);
+	argv[1] = (char *)"get";
+	argv[2] = hex;
+	argv[3] = (char *)"-o";
+	argv[4] = o2;
+	argv[5] = NULL;
+	st = jft_run(argv, NULL, 0, &out, &err);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", err);
+	free(out);
+	free(err);
+	b2 = jft_read(o2, &l2);
+	ck_assert(b2 != NULL && l1 == l2 && memcmp(b1, b2, l1) == 0);
+	free(b2);
+	argv[1] = (char *)"ls";
+	argv[2] = NULL;
+	st = jft_run(argv, NULL, 0, &out, &err);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", err);
+	ck_assert_msg(strstr(out, hex) != NULL && strstr(out, "x86_64") != NULL, "%s", out);
+	free(out);
+	free(err);
+	argv[1] = (char *)"stat";
+	st = jft_run(argv, NULL, 0, &out, &err);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", err);
+	ck_assert_msg(strstr(out, "entries    1") != NULL, "%s", out);
+	free(out);
+	free(err);
+	unsetenv("JITFARM_FARM");
+	unsetenv("JITFARM_TOKEN");
+	free(b1);
+	master_stop(&m);
+	jft_rmtree(d);
+	free(d);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -1161,6 +1333,8 @@ suite(void)
 	tcase_add_test(tc, t_signed_artifacts);
 	tcase_add_test(tc, t_events_stream_and_resume);
 	tcase_add_test(tc, t_worker_killed);
+	tcase_add_test(tc, t_two_masters_one_compile);
+	tcase_add_test(tc, t_cli_against_farm);
 	suite_add_tcase(s, tc);
 	return s;
 }

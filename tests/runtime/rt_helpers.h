@@ -23,6 +23,8 @@
 #include "worker/compile.h"
 #include "support.h"
 
+#pragma GCC diagnostic ignored "-Wunused-function"
+
 #define RT_NS "test"
 #define RT_OPT '1'
 

@@ -271,6 +271,33 @@ START_TEST(test_exported_symbols)
 }
 END_TEST
 
+/* Aliases are symbols too: recorded, and exportable on their own. */
+START_TEST(test_alias_symbols)
+{
+	static const char ir[] =
+		"define i64 @add(i64 %a, i64 %b) {\n  %s = add i64 %a, %b\n  ret i64 %s\n}\n"
+		"@plus = alias i64 (i64, i64), ptr @add\n";
+	const char *syms[] = { "plus" };
+	jf_compile_req_t req = req_ll(ir, '2');
+	jf_artifact_t a;
+	char err[1024];
+
+	ck_assert_msg(jf_compile(&req, &a, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(a.m.nsymbols, 2);
+	ck_assert(has_symbol(&a.m, "add"));
+	ck_assert(has_symbol(&a.m, "plus"));
+	jf_artifact_free(&a);
+
+	req.symbols = syms;
+	req.nsymbols = 1;
+	ck_assert_msg(jf_compile(&req, &a, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(a.m.nsymbols, 1);
+	ck_assert_str_eq(a.m.symbols[0], "plus");
+	ck_assert_ptr_nonnull(memmem(a.payload, a.payload_len, "plus", 5));
+	jf_artifact_free(&a);
+}
+END_TEST
+
 /* A target other than the host: every target LLVM has is initialised. */
 START_TEST(test_cross_target)
 {
@@ -429,6 +456,7 @@ main(void)
 	tcase_add_test(tc, test_bc_from_clang);
 	tcase_add_test(tc, test_deterministic);
 	tcase_add_test(tc, test_exported_symbols);
+	tcase_add_test(tc, test_alias_symbols);
 	tcase_add_test(tc, test_cross_target);
 	tcase_add_test(tc, test_target_resolve);
 	tcase_add_loop_test(tc, test_reject, 0, (int)JF_ARRAY_LEN(rejects));
