@@ -83,7 +83,11 @@ LIB_DIRS   := common storage worker runtime
 LIB_C      := $(filter-out %_main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 LIB_CXX    := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
 MASTER_C   := $(wildcard master/*.c)
-CLI_C      := $(wildcard cli/*.c)
+CLI_C      := $(filter-out %_main.c,$(wildcard cli/*.c))
+# jitfarm-cc: the `jitfarm cc` wrapper without LLVM, for fast cache hits
+# (cli/cc_front_main.c says why); links only what its hit path needs.
+CCFRONT_C  := $(wildcard cli/cc_front_main.c)
+CCFRONT_OBJ = $(patsubst %.c,$(OBJ)/%.o,$(CCFRONT_C) cli/cc.c cli/cc_args.c cli/opts.c cli/stats.c)
 SUPPORT_C  := $(wildcard tests/support/*.c)
 TEST_C     := $(wildcard tests/*/test_*.c)
 TEST_SH    := $(sort $(wildcard tests/*/test_*.sh))
@@ -108,6 +112,7 @@ TLIBA      := $(BUILD)/lib/libjitfarm-test.a
 SUPPORTA   := $(BUILD)/lib/libjftest.a
 JITFARM    := $(BUILD)/bin/jitfarm
 MASTER     := $(if $(MASTER_C),$(BUILD)/bin/jitfarm-master)
+CCFRONT    := $(if $(CCFRONT_C),$(BUILD)/bin/jitfarm-cc)
 TMASTER    := $(if $(MASTER_C),$(BUILD)/test/bin/jitfarm-master)
 TESTS      := $(TEST_C:tests/%.c=$(BUILD)/test/%)
 BENCHES    := $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
@@ -123,7 +128,7 @@ endif
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: $(LIBA) $(LIBSO) $(JITFARM) $(MASTER) $(EXAMPLES)
+all: $(LIBA) $(LIBSO) $(JITFARM) $(MASTER) $(CCFRONT) $(EXAMPLES)
 
 $(OBJ)/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
@@ -175,6 +180,13 @@ $(BUILD)/bin/jitfarm-master: $(MASTER_OBJ) $(LIBA)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(MASTER_OBJ) $(LIBA) $(LDLIBS)
 
+# --as-needed: libLLVM and the rest stay out unless a pulled-in object
+# needs them, which is the point of this binary.
+$(BUILD)/bin/jitfarm-cc: $(CCFRONT_OBJ) $(LIBA)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $(CCFRONT_OBJ) $(LIBA) $(LDLIBS)
+
 # The master as the tests run it: with the fault-injection hooks.
 $(BUILD)/test/bin/jitfarm-master: $(TMASTER_OBJ) $(TLIBA)
 	@mkdir -p $(dir $@)
@@ -217,7 +229,7 @@ bench: all $(BENCHES)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
 		$(DESTDIR)$(PREFIX)/include/jitfarm $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 0755 $(JITFARM) $(MASTER) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(JITFARM) $(MASTER) $(CCFRONT) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
 	install -m 0755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/libjitfarm.so.0
 	ln -sf libjitfarm.so.0 $(DESTDIR)$(PREFIX)/lib/libjitfarm.so

@@ -90,6 +90,8 @@ typedef struct cc_ctx {
 	char tmp[PATH_MAX];             /* private temp dir */
 	jf_store_t *store;
 	int verbose, direct;
+	int front;                      /* jitfarm-cc: no compiler in this binary */
+	int direct_checked;             /* the front already missed in direct mode */
 	char ident[PATH_MAX + 128];     /* compiler identity */
 	uint8_t src_sha[32];
 	int volatile_src;               /* __DATE__ or __TIME__ in the source */
@@ -630,6 +632,7 @@ out:
 
 /* Results of cc_cached beyond 0 (done) and negative (cache failure). */
 #define CC_USER_STATUS(s) (s)           /* the compiler's own non-zero exit */
+#define CC_NEED_FULL 1000               /* front: a direct miss, for jitfarm cc */
 
 /*
  * The cached compile. Returns 0 when the object was written, a positive
@@ -671,7 +674,7 @@ cc_cached(cc_ctx_t *c)
 	key_direct(c, &dkey);
 
 	/* 1. direct mode: no preprocessor, no frontend */
-	if (c->store != NULL && c->direct && !c->volatile_src) {
+	if (c->store != NULL && c->direct && !c->volatile_src && !c->direct_checked) {
 		r = entry_get(c, &dkey, &got);
 		if (r == 0 && headers_match(&got) && (r = deliver(c, &got)) == 0) {
 			jf_key_hex(&got.object, hex);
@@ -682,6 +685,12 @@ cc_cached(cc_ctx_t *c)
 		entry_free(&got);
 		if (r != 0 && r != JF_ERR_NOTFOUND)
 			vmsg(c, "store read failed: %s%s", jf_strerror(r), "");
+	}
+
+	/* the front (jitfarm-cc) has no compiler: the rest is jitfarm's */
+	if (c->front) {
+		r = CC_NEED_FULL;
+		goto out;
 	}
 
 	/* 2. preprocessor mode (not when a depfile is wanted: only the
@@ -772,7 +781,7 @@ cc_cached(cc_ctx_t *c)
 	{
 		char err[1024];
 
-		if ((r = jf_cli_compile_cached(&c->o, buf, len, &art, &hit, err, sizeof(err))) != 0) {
+		if ((r = jf_cc_compile(&c->o, buf, len, &art, &hit, err, sizeof(err))) != 0) {
 			vmsg(c, "compile failed: %s%s", err, "");
 			goto out;
 		}
@@ -860,8 +869,42 @@ static const char cc_usage[] =
     "  JITFARM_CC_BASEDIR (paths under it are made relative; default: the working\n"
     "  directory), JITFARM_CC_VERBOSE, JITFARM_CC_NODIRECT, JITFARM_CC_DISABLE.\n";
 
+/* The front's direct miss: the same compile line to `jitfarm cc`, the
+ * binary next to this one, which skips the direct lookup just made. */
+static int
+exec_full(char **argv, int argc, int first)
+{
+	char self[PATH_MAX], full[PATH_MAX + 16], *slash, **v;
+	ssize_t n;
+	int i, k = 0;
+
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
+		return 127;
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) != NULL)
+		*slash = '\0';
+	snprintf(full, sizeof(full), "%s/jitfarm", self);
+	if ((v = calloc((size_t)argc + 4, sizeof(*v))) == NULL)
+		return 127;
+	v[k++] = full;
+	v[k++] = (char *)(uintptr_t)"cc";
+	for (i = first; i < argc; i++)
+		v[k++] = argv[i];
+	v[k] = NULL;
+	setenv("JITFARM_CC_DIRECT_CHECKED", "1", 1);
+	fflush(NULL);
+	execv(full, v);
+	jf_cli_err("cc: cannot run %s: %s", full, strerror(errno));
+	free(v);
+	return 127;
+}
+
+/*
+ * `jitfarm cc` (front 0) and `jitfarm-cc` (front 1). argv[0] is the
+ * command name; the compile line follows our own options.
+ */
 int
-jf_cmd_cc(int argc, char **argv)
+jf_cc_main(int argc, char **argv, int front)
 {
 	cc_ctx_t *c;
 	jf_store_opts_t so;
@@ -875,6 +918,9 @@ jf_cmd_cc(int argc, char **argv)
 	}
 	c->verbose = env_on("JITFARM_CC_VERBOSE");
 	c->direct = !env_on("JITFARM_CC_NODIRECT");
+	c->front = front;
+	c->direct_checked = !front && env_on("JITFARM_CC_DIRECT_CHECKED");
+	unsetenv("JITFARM_CC_DIRECT_CHECKED");
 	c->o.farm_url = getenv("JITFARM_FARM");
 	c->o.farm_token = getenv("JITFARM_TOKEN");
 	for (; i < argc; i++) {
@@ -949,6 +995,12 @@ jf_cmd_cc(int argc, char **argv)
 	rm_tmp(c->tmp);
 	jf_store_close(c->store);
 	c->store = NULL;
+	if (r == CC_NEED_FULL || (front && r < 0)) {
+		/* everything but a direct hit is the full command's */
+		jf_cc_args_free(&c->a);
+		free(c);
+		return exec_full(argv, argc, 1);
+	}
 	if (r == 0) {
 		jf_cc_args_free(&c->a);
 		free(c);
@@ -970,4 +1022,10 @@ usage:
 	fputs(cc_usage, stderr);
 	free(c);
 	return JF_EXIT_USAGE;
+}
+
+int
+jf_cmd_cc(int argc, char **argv)
+{
+	return jf_cc_main(argc, argv, 0);
 }

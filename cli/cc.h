@@ -15,6 +15,7 @@
 #define JF_CLI_CC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define JF_CC_REASON_MAX 256
 
@@ -64,5 +65,17 @@ void jf_cc_args_free(jf_cc_args_t *a);
  * base). Returns a malloc'd string (a copy of path when not rewritten),
  * or NULL when out of memory. */
 char *jf_cc_relpath(const char *path, const char *cwd, const char *base);
+
+/* The command, shared by `jitfarm cc` (front 0) and the jitfarm-cc
+ * binary (front 1, cc_front_main.c): argv[0] is the command's name. */
+int jf_cc_main(int argc, char **argv, int front);
+
+/* Optimise and generate code for bitcode through the CLI's cached compile
+ * path (cc_compile.c). The front binary, which carries no compiler,
+ * never calls it. Same contract as jf_cli_compile_cached. */
+struct jf_cli_compile_opts;
+struct jf_artifact;
+int jf_cc_compile(const struct jf_cli_compile_opts *o, const uint8_t *bc, size_t len,
+    struct jf_artifact *art, int *hit, char *err, size_t errlen);
 
 #endif

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
@@ -43,6 +44,7 @@
 #define BATCH_MAX 512
 #define KEEPALIVE_S 10
 #define SUMMARY_MAX 4096
+#define BACKLOG_MAX (4u << 20)          /* unread bytes before a stream is dropped */
 
 typedef struct evrec {
 	char cursor[JF_CURSOR_MAX];
@@ -67,6 +69,7 @@ typedef struct client {
 	int live;                       /* getting ring broadcasts */
 	int catching;                   /* a catch-up job is running */
 	int dead;                       /* connection gone while catching up */
+	int slow;                       /* not reading: to be dropped */
 	char cursor[JF_CURSOR_MAX];     /* last id sent */
 	struct client *next;
 } client_t;
@@ -181,8 +184,18 @@ client_send(client_t *c, const evrec_t *e)
 {
 	struct evbuffer *b;
 
-	if (c->dead || (b = evbuffer_new()) == NULL)
+	struct bufferevent *bev;
+
+	if (c->dead || c->slow || (b = evbuffer_new()) == NULL)
 		return;
+	/* a client that stops reading must not make the master buffer the
+	 * feed for it without bound */
+	if (c->con != NULL && (bev = evhttp_connection_get_bufferevent(c->con)) != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) > BACKLOG_MAX) {
+		c->slow = 1;
+		evbuffer_free(b);
+		return;
+	}
 	evbuffer_add_printf(b, "id: %s\nevent: artifact\ndata: %s\n\n", e->cursor, e->json);
 	evhttp_send_reply_chunk(c->req, b);
 	evbuffer_free(b);
@@ -247,6 +260,27 @@ ring_send_after(jf_events_t *ev, client_t *c, int idx)
 
 static void catchup_start(client_t *c);
 
+/* Close the streams of clients that stopped reading. Freeing the
+ * connection runs on_client_close, which unlinks and frees the client,
+ * so the list is walked again from the start after each one. */
+static void
+drop_slow(jf_master_t *ms)
+{
+	client_t *c;
+	int again = 1;
+
+	while (again) {
+		again = 0;
+		for (c = ms->ev->clients; c != NULL; c = c->next)
+			if (c->slow && !c->catching) {
+				jf_warn("msg=\"dropping an event stream that stopped reading\"");
+				evhttp_connection_free(c->con);
+				again = 1;
+				break;
+			}
+	}
+}
+
 /* New events from the watcher: into the ring and out to live clients. */
 static void
 on_watch_batch(void *arg)
@@ -276,6 +310,7 @@ on_watch_batch(void *arg)
 	}
 	b->n = 0;
 	batch_free(b);
+	drop_slow(ms);
 }
 
 static void
@@ -421,14 +456,15 @@ on_keepalive(evutil_socket_t fd, short what, void *arg)
 	client_t *c;
 
 	for (c = ms->ev->clients; c != NULL; c = c->next) {
-		struct evbuffer *b = evbuffer_new();
+		struct evbuffer *b;
 
-		if (b == NULL)
+		if (c->slow || (b = evbuffer_new()) == NULL)
 			continue;
 		evbuffer_add_printf(b, ": keep-alive\n\n");
 		evhttp_send_reply_chunk(c->req, b);
 		evbuffer_free(b);
 	}
+	drop_slow(ms);
 }
 
 unsigned

@@ -13,12 +13,14 @@
 # the build.
 #
 # Part 2, a real project: Lua 5.4 from Debian's sources (fetch-lua.sh),
-# built with make CC="jitfarm cc ..." three times: cold, again after make
+# built with make CC="jitfarm-cc ..." (the front binary without LLVM,
+# which hands misses to jitfarm cc) three times: cold, again after make
 # clean (every compile a direct hit), and in a second checkout at another
 # path and depth (every compile a direct hit again). Each built lua must
 # pass smoke.lua.
 set -u
 J="${JF_BIN:?}/jitfarm"
+JCC="${JF_BIN:?}/jitfarm-cc"
 SRC="${JF_SRC:?}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/jftest-cc-XXXXXX")
 trap 'rm -rf "$T"' EXIT
@@ -163,6 +165,22 @@ check "compile error is not a cache error" [ "$(counter cc-errors)" -eq "$e0" ]
 run env JITFARM_STORE="redis://127.0.0.1:1/0" $CC1 -c util.c -o util_nostore.o
 check "unreachable store: the build still succeeds" sh -c "[ $rc -eq 0 ] && cmp -s util_nostore.o util.o.first"
 
+# jitfarm-cc, the front without LLVM: the same entries, the same fallbacks
+rm -f util.o
+d0=$(counter cc-direct-hits)
+run "$JCC" -v clang-19 -O2 -Wall -Iinclude -c util.c -o util.o
+check "jitfarm-cc: a direct hit on jitfarm cc's entry" sh -c "grep -q 'util.c: hit (direct)' '$T/err' && cmp -s util.o util.o.first && [ $(counter cc-direct-hits) -eq $((d0 + 1)) ]"
+echo 'int front_only(void) { return 7; }' >front.c
+run "$JCC" -v clang-19 -O2 -c front.c -o front.o
+check "jitfarm-cc: a miss is compiled by jitfarm cc" sh -c "[ $rc -eq 0 ] && grep -q 'front.c: miss' '$T/err' && [ -s front.o ]"
+run "$JCC" -v clang-19 -O2 -c front.c -o front.o
+check "jitfarm-cc: then a direct hit" grep -q "front.c: hit (direct)" "$T/err"
+run "$JCC" -v clang-19 main.c util.c -Iinclude -o prog3
+check "jitfarm-cc: linking falls back by itself" sh -c "[ $rc -eq 0 ] && grep -q 'linking' '$T/err' && [ \"\$('$P/prog3')\" = '42 42' ]"
+run "$JCC" -v clang-19 -O2 -c bad.c -o bad.o
+check "jitfarm-cc: a compile error keeps its status" sh -c "[ $rc -ne 0 ] && grep -q undeclared_thing '$T/err'"
+check "jitfarm-cc does not load LLVM" sh -c "! ldd '$JCC' | grep -q LLVM"
+
 # -g: the working directory is in the debug info, so another directory
 # misses, unless -fdebug-prefix-map maps it away
 mkdir -p "$T/p2"
@@ -196,7 +214,7 @@ else
 	nsrc=$(ls "$LUA"/src/*.c | wc -l)
 	build() { # DIR LABEL
 		(cd "$1/src" && make -j2 linux-noreadline \
-		    CC="$J cc clang-19 -std=gnu99" >"$T/build-$2.log" 2>&1)
+		    CC="$JCC clang-19 -std=gnu99" >"$T/build-$2.log" 2>&1)
 	}
 	smoke() { # DIR LABEL
 		if "$1/src/lua" "$SRC/tests/cc/smoke.lua" >"$T/smoke.out" 2>&1 &&

@@ -64,6 +64,33 @@ else
 	bad "promtool is not installed (Debian's prometheus package)"
 fi
 
+# Every jitfarm_* series the alerts use must be one a real master
+# exports: start one on a free loopback port and read its /metrics.
+if [ -x "$bin/jitfarm-master" ]; then
+	port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	"$bin/jitfarm-master" --listen "127.0.0.1:$port" --store "file://$tmp/store" \
+		--workers 1 --log-level warn >"$tmp/master.log" 2>&1 &
+	mpid=$!
+	i=0
+	while [ $i -lt 100 ] && ! curl -fs "http://127.0.0.1:$port/metrics" >"$tmp/metrics" 2>/dev/null; do
+		sleep 0.1; i=$((i + 1))
+	done
+	kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null
+	missing=""
+	for m in $(grep -o 'jitfarm_[a-z0-9_]*' "$src/deploy/prometheus/alerts.yaml" | sort -u); do
+		grep -q "^$m[{ ]" "$tmp/metrics" || missing="$missing $m"
+	done
+	if [ ! -s "$tmp/metrics" ]; then
+		bad "could not read a master's /metrics"; sed 's/^/     /' "$tmp/master.log"
+	elif [ -n "$missing" ]; then
+		bad "alerts use series the master does not export:$missing"
+	else
+		ok "every series the alerts use is in a running master's /metrics"
+	fi
+else
+	echo "skip alert series against /metrics (jitfarm-master not built)"
+fi
+
 # kubectl is not a Debian package; when a machine has it, also render the
 # kustomization the way `kubectl apply -k` will.
 if command -v kubectl >/dev/null 2>&1; then

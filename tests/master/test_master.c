@@ -72,41 +72,67 @@ typedef struct master {
 	char log[512];
 } master_t;
 
-/* Start the test-hook master with extra args; waits until it accepts. */
+/* Start the test-hook master with extra args; waits until it accepts.
+ * A master that exits at once (its port was taken by someone else in
+ * the meantime) is started again on another port. */
 static void
 master_start(master_t *m, const char *tag, const char *const *extra)
 {
 	char store[600], listen[64], *argv[64];
-	int n = 0, i;
+	int n, i, attempt, st;
 
 	memset(m, 0, sizeof(*m));
 	m->dir = jft_tmpdir(tag);
-	m->port = jft_free_port();
 	snprintf(store, sizeof(store), "file://%s/store", m->dir);
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", m->port);
-	snprintf(m->url, sizeof(m->url), "http://127.0.0.1:%d", m->port);
 	snprintf(m->log, sizeof(m->log), "%s/master.log", m->dir);
-	argv[n++] = (char *)jft_test_bin("jitfarm-master");
-	argv[n++] = (char *)"--listen";
-	argv[n++] = listen;
-	argv[n++] = (char *)"--store";
-	argv[n++] = store;
-	argv[n++] = (char *)"--workers";
-	argv[n++] = (char *)"2";
-	argv[n++] = (char *)"--log-level";
-	argv[n++] = (char *)"info";
-	for (i = 0; extra != NULL && extra[i] != NULL && n < 62; i++)
-		argv[n++] = (char *)extra[i];
-	argv[n] = NULL;
-	m->pid = spawn_master(argv, m->log);
-	ck_assert_int_gt(m->pid, 0);
-	if (jft_wait_port(m->port, 15000) != 0) {
+	for (attempt = 0; attempt < 3; attempt++) {
+		uint64_t end = jf_now_ns() + 30000000000ull;
+		int up = 0;
+
+		m->port = jft_free_port();
+		snprintf(listen, sizeof(listen), "127.0.0.1:%d", m->port);
+		snprintf(m->url, sizeof(m->url), "http://127.0.0.1:%d", m->port);
+		n = 0;
+		argv[n++] = (char *)jft_test_bin("jitfarm-master");
+		argv[n++] = (char *)"--listen";
+		argv[n++] = listen;
+		argv[n++] = (char *)"--store";
+		argv[n++] = store;
+		argv[n++] = (char *)"--workers";
+		argv[n++] = (char *)"2";
+		argv[n++] = (char *)"--log-level";
+		argv[n++] = (char *)"info";
+		for (i = 0; extra != NULL && extra[i] != NULL && n < 62; i++)
+			argv[n++] = (char *)extra[i];
+		argv[n] = NULL;
+		m->pid = spawn_master(argv, m->log);
+		ck_assert_int_gt(m->pid, 0);
+		while (jf_now_ns() < end) {
+			if (waitpid(m->pid, &st, WNOHANG) == m->pid) {
+				m->pid = 0;
+				break;
+			}
+			if (jft_wait_port(m->port, 100) == 0) {
+				up = 1;
+				break;
+			}
+		}
+		if (up)
+			return;
+		if (m->pid > 0)
+			break;          /* alive but not listening: give up */
+	}
+	{
 		char *log = (char *)jft_read(m->log, NULL);
 
 		fprintf(stderr, "master log:\n%s\n", log ? log : "(none)");
 		free(log);
-		ck_abort_msg("master did not start");
 	}
+	if (m->pid > 0) {
+		kill(m->pid, SIGKILL);
+		waitpid(m->pid, &st, 0);
+	}
+	ck_abort_msg("master did not start");
 }
 
 /* Stop a master as an operator would (SIGTERM) and insist that it exits
@@ -246,6 +272,18 @@ metric(const master_t *m, const char *name)
 		v = strtod(p + strlen(pat), NULL);
 	hb_free(&b);
 	return v;
+}
+
+/* Wait (up to 30 s) until metric name reaches at least want. */
+static void
+metric_wait(const master_t *m, const char *name, double want)
+{
+	uint64_t end = jf_now_ns() + 30000000000ull;
+
+	while (metric(m, name) < want) {
+		ck_assert_msg(jf_now_ns() < end, "%s never reached %g", name, want);
+		usleep(20000);
+	}
 }
 
 static jf_farm_t *
@@ -549,7 +587,7 @@ START_TEST(t_singleflight)
 	sfarg_t a[NSF];
 	int i, misses = 0, joined = 0;
 
-	setenv("JF_TEST_HOLD_MS", "1500", 1);
+	setenv("JF_TEST_HOLD_MS", "3000", 1);
 	master_start(&m, "m-sf", NULL);
 	unsetenv("JF_TEST_HOLD_MS");
 	for (i = 0; i < NSF; i++) {
@@ -592,7 +630,7 @@ START_TEST(t_overload)
 	int i, ok = 0, busy = 0;
 	uint64_t t;
 
-	setenv("JF_TEST_HOLD_MS", "1500", 1);
+	setenv("JF_TEST_HOLD_MS", "3000", 1);
 	master_start(&m, "m-overload", extra);
 	unsetenv("JF_TEST_HOLD_MS");
 	for (i = 0; i < NOV; i++) {
@@ -602,12 +640,12 @@ START_TEST(t_overload)
 		ck_assert_int_eq(pthread_create(&th[i], NULL, sf_thread, &a[i]), 0);
 	}
 	/* while it is overloaded it keeps serving everything else */
-	usleep(300000);
+	metric_wait(&m, "jitfarm_rejected_total", 1);
 	snprintf(url, sizeof(url), "%s/healthz", m.url);
 	t = jf_now_ns();
 	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 200);
 	hb_free(&b);
-	ck_assert_msg(jf_now_ns() - t < 500000000ull, "healthz took too long under load");
+	ck_assert_msg(jf_now_ns() - t < 2000000000ull, "healthz took too long under load");
 	for (i = 0; i < NOV; i++)
 		pthread_join(th[i], NULL);
 	for (i = 0; i < NOV; i++) {
@@ -684,7 +722,12 @@ START_TEST(t_auth_scopes_and_reload)
 	toks = "readtoken123 read\nnewcompile99 compile\n";
 	ck_assert_int_eq(jft_write(tokpath, toks, strlen(toks)), 0);
 	kill(m.pid, SIGHUP);
-	usleep(300000);
+	{
+		uint64_t end = jf_now_ns() + 20000000000ull;
+
+		while (metric(&m, "jitfarm_tokens") != 2 && jf_now_ns() < end)
+			usleep(20000);
+	}
 	snprintf(url, sizeof(url), "%s/v1/compile", m.url);
 	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), "compiletoken1", &b), 401);
 	hb_free(&b);
@@ -807,13 +850,13 @@ START_TEST(t_sigterm_drains)
 	int st;
 	pid_t w;
 
-	setenv("JF_TEST_HOLD_MS", "1500", 1);
+	setenv("JF_TEST_HOLD_MS", "3000", 1);
 	master_start(&m, "m-drain", NULL);
 	unsetenv("JF_TEST_HOLD_MS");
 	a.m = &m;
 	a.ns = "drain";
 	ck_assert_int_eq(pthread_create(&th, NULL, sf_thread, &a), 0);
-	usleep(400000);
+	metric_wait(&m, "jitfarm_compiles_total{result=\"ok\"}", 1);
 	ck_assert_int_eq(kill(m.pid, SIGTERM), 0);
 	usleep(200000);
 	/* no longer accepting */
@@ -1000,7 +1043,7 @@ START_TEST(t_events_stream_and_resume)
 	live.m = &m;
 	live.seen.want = 2;
 	ck_assert_int_eq(pthread_create(&th, NULL, ev_thread, &live), 0);
-	usleep(300000);
+	metric_wait(&m, "jitfarm_events_clients", 1);
 	f = farm(&m, NULL);
 	ck_assert_msg(compile_ns(f, "e1", &r1, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_msg(compile_ns(f, "e2", &r2, err, sizeof(err)) == 0, "%s", err);
@@ -1183,7 +1226,7 @@ START_TEST(t_two_masters_one_compile)
 	pthread_t ta, tb;
 	sfarg_t ra = { 0 }, rb = { 0 };
 
-	setenv("JF_TEST_HOLD_MS", "1500", 1);
+	setenv("JF_TEST_HOLD_MS", "3000", 1);
 	master_start(&a, "m-lease-a", extra);
 	master_start(&b, "m-lease-b", extra);
 	unsetenv("JF_TEST_HOLD_MS");
@@ -1192,7 +1235,8 @@ START_TEST(t_two_masters_one_compile)
 	rb.m = &b;
 	rb.ns = "lease";
 	ck_assert_int_eq(pthread_create(&ta, NULL, sf_thread, &ra), 0);
-	usleep(400000);
+	/* a has the lease once it has compiled (the put is held back) */
+	metric_wait(&a, "jitfarm_compiles_total{result=\"ok\"}", 1);
 	ck_assert_int_eq(pthread_create(&tb, NULL, sf_thread, &rb), 0);
 	pthread_join(ta, NULL);
 	pthread_join(tb, NULL);
