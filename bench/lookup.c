@@ -14,9 +14,11 @@
  *     until this node's map answers with the program, p50 and p99.
  *  4. Preload of 10,000 artifacts at open.
  *
- * Usage: lookup [--quick]   (--quick: smaller sizes, for a smoke run)
+ * Usage: lookup [--quick] [--only lookup|rebuild|push|preload]
+ *   --quick: smaller sizes, for a smoke run
  */
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,9 +368,20 @@ bench_push(const char *url)
 	free(lat);
 }
 
+static double
+cpu_ms(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3 +
+	    ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3;
+}
+
 static void
 bench_preload(const char *url)
 {
+	double c0;
 	size_t n = quick ? 1000 : 10000;
 	char err[512];
 	jf_runtime_t *rt;
@@ -378,15 +391,18 @@ bench_preload(const char *url)
 	if (make_artifacts(url, n, 0, NULL) != 0)
 		return;
 	t0 = jf_now_ns();
+	c0 = cpu_ms();
 	rt = open_rt(url, 1, 0, err, sizeof(err));
 	if (rt == NULL) {
 		printf("preload: %s\n", err);
 		return;
 	}
 	t0 = jf_now_ns() - t0;
+	c0 = cpu_ms() - c0;
 	jf_runtime_stats(rt, &st, sizeof(st));
-	printf("preload of %llu artifacts (open to first map): %.0f ms (%.1f us each)\n",
-	    (unsigned long long)st.preloaded, t0 / 1e6, t0 / 1e3 / (double)n);
+	printf("preload of %llu artifacts (open to first map): %.0f ms wall, %.0f ms CPU "
+	    "(%.1f us each)\n", (unsigned long long)st.preloaded, t0 / 1e6, c0,
+	    t0 / 1e3 / (double)n);
 	jf_runtime_close(rt);
 }
 
@@ -396,21 +412,44 @@ main(int argc, char **argv)
 	char dir[256], url[300], cmd[300];
 	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 
-	quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+	const char *only = NULL;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--quick") == 0)
+			quick = 1;
+		else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
+			only = argv[++i];
+		else {
+			fprintf(stderr, "usage: lookup [--quick] [--only lookup|rebuild|push|preload]\n");
+			return 2;
+		}
+	}
 	jf_llvm_init();
 	snprintf(dir, sizeof(dir), "%s/jf-bench-lookup-XXXXXX", base);
 	if (mkdtemp(dir) == NULL)
 		return 1;
 	snprintf(url, sizeof(url), "file://%s/a", dir);
-	bench_lookup(url);
-	bench_rebuild(url);
+#define WANT(x) (only == NULL || strcmp(only, x) == 0)
+	if (WANT("lookup"))
+		bench_lookup(url);
+	if (WANT("rebuild"))
+		bench_rebuild(url);
 	snprintf(url, sizeof(url), "file://%s/push", dir);
-	bench_push(url);
+	if (WANT("push"))
+		bench_push(url);
 	snprintf(url, sizeof(url), "file://%s/preload", dir);
-	bench_preload(url);
-	printf("\n(store in %s; summary: 1,000 programs, 1 thread, hits)\n", base);
-	printf("lookup_hit_ns=%.2f baseline_ns=%.2f ratio=%.2f\n", summary_rt, summary_bare,
-	    summary_rt / summary_bare);
+	if (WANT("preload"))
+		bench_preload(url);
+	if (WANT("lookup")) {
+		printf("\n(store in %s; summary: 1,000 programs, 1 thread, hits)\n", base);
+		printf("lookup_hit_ns=%.2f baseline_ns=%.2f ratio=%.2f\n", summary_rt,
+		    summary_bare, summary_rt / summary_bare);
+	}
+	if (getenv("JF_BENCH_KEEP") != NULL) {
+		printf("kept %s\n", dir);
+		return 0;
+	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		return 1;

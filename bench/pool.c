@@ -217,7 +217,8 @@ main(int argc, char **argv)
 {
 	int nfn = argc > 1 ? atoi(argv[1]) : 300, runs = argc > 3 ? atoi(argv[3]) : 5, i;
 	double secs = argc > 2 ? atof(argv[2]) : 2.0;
-	uint64_t pooled[16], inproc[16], overhead[16], t0, st_ns, mt_ns, pool_ns;
+	uint64_t pooled[16], inproc[16], overhead[16], lat_pool[201], lat_in[201];
+	uint64_t t0, st_ns, mt_ns, pool_ns;
 	jf_compile_req_t big, tiny;
 	jf_artifact_t a;
 	jf_pool_t *p;
@@ -262,6 +263,15 @@ main(int argc, char **argv)
 	}
 	pool_ns = median3(pooled, runs);
 	mt_ns = median3(inproc, runs);
+	/* one tiny compile at a time: the pool's cost per request */
+	for (i = 0; i < 201; i++) {
+		t0 = jf_now_ns();
+		if (jf_pool_compile(p, &tiny, 0, &a, err, sizeof(err)) != 0)
+			return 1;
+		lat_pool[i] = jf_now_ns() - t0;
+		jf_artifact_free(&a);
+		lat_in[i] = inproc_median(&tiny, 1);
+	}
 	r1 = throughput(p, secs);
 	jf_pool_destroy(p);
 	p = pool_of(2);
@@ -276,6 +286,9 @@ main(int argc, char **argv)
 	    median3(overhead, runs) / 1e6);
 	printf("ratio pool / in-process single-threaded = %.3f\n", (double)pool_ns / (double)st_ns);
 	printf("ratio pool / in-process multi-threaded  = %.3f\n", (double)pool_ns / (double)mt_ns);
+	printf("tiny O0 compile, one at a time, median of 201 (ms)\n");
+	printf("  in process                        %9.3f\n", median3(lat_in, 201) / 1e6);
+	printf("  through the pool                  %9.3f\n", median3(lat_pool, 201) / 1e6);
 	printf("tiny O0 compiles per second (%.1f s each)\n", secs);
 	printf("  in process, single-threaded       %9.0f\n", st_rate);
 	printf("  pool, 1 worker                    %9.0f  (%.2fx in-process)\n", r1, r1 / st_rate);

@@ -745,7 +745,9 @@ publish_locked(jf_runtime_t *rt, jf_program_t **gone, size_t ngone)
 			adds[nadd].fn = NULL;
 			adds[nadd].meta = (uintptr_t)r->reason;
 			nadd++;
-		} else if (r->state == R_GONE) {
+		} else {
+			/* leaving, or queued again after it was evicted or
+			 * expired: its old entry must not stay in the map */
 			memcpy(dels[ndel], r->id, 32);
 			ndel++;
 		}

@@ -279,6 +279,22 @@ jf_tslot_get_slow(jf_readside_t *rs)
 	return NULL;
 }
 
+jf_tslot_t *
+jf_tslot_peek(jf_readside_t *rs)
+{
+	uintptr_t me = (uintptr_t)&tls_token;
+	uint32_t i;
+
+	for (i = 0; i < JF_TLS_CACHE; i++)
+		if (jf_tls_cache[i].id == rs->id)
+			return jf_tls_cache[i].ts;
+	for (i = 0; i < rs->nslots; i++)
+		if (atomic_load(&rs->slots[i].owner) == me &&
+		    atomic_load(&rs->slots[i].qs) != JF_QS_FREE)
+			return &rs->slots[i];
+	return NULL;
+}
+
 void
 jf_tslot_release(jf_readside_t *rs, jf_tslot_t *ts)
 {

@@ -166,6 +166,9 @@ jf_tslot_get(jf_readside_t *rs)
 	return jf_tslot_get_slow(rs);
 }
 
+/* The calling thread's slot if it has one; never claims. */
+jf_tslot_t *jf_tslot_peek(jf_readside_t *rs);
+
 /* Owner-only counter bump: a plain load and store, no lock prefix. */
 static inline void
 jf_ctr_inc(_Atomic uint64_t *c)

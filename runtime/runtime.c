@@ -306,7 +306,7 @@ jf_thread_offline(jf_runtime_t *rt)
 
 	if (rt == NULL || !rt->rs.enabled)
 		return;
-	if ((ts = jf_tslot_get(&rt->rs)) != NULL)
+	if ((ts = jf_tslot_peek(&rt->rs)) != NULL)
 		atomic_store_explicit(&ts->qs, JF_QS_OFFLINE, memory_order_release);
 }
 

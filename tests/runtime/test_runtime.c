@@ -326,6 +326,11 @@ START_TEST(test_eviction_frees_code)
 	ck_assert_uint_eq(rt_stats(rt).code_bytes, 0);
 	ck_assert_uint_eq(rt_stats(rt).programs, 0);
 	ck_assert_int_eq(atomic_load(&ev_count[JF_EV_EVICT]), 1);
+	/* wanted again: fetched and loaded anew */
+	ck_assert_int_eq(jf_compile_now(rt, id, 5000), 0);
+	d = jf_lookup(rt, id);
+	ck_assert_ptr_nonnull(d.fn);
+	ck_assert_int_eq(((entry_fn)d.fn)(1), 4);
 	jf_runtime_close(rt);
 	jf_config_free(c);
 }

@@ -462,8 +462,9 @@ START_TEST(test_zygote_restart)
 	ck_assert_int_gt(z1, 0);
 	ck_assert_int_eq(kill(z1, SIGKILL), 0);
 	ck_assert_msg(compile_sync(p, good_ll, 20000, err, sizeof(err)) == 0, "%s", err);
+	/* the compile may have beaten the zygote's death to an idle worker */
 	end = jf_now_ns() + 10000000000ull;
-	while ((z2 = jf_pool_zygote_pid(p)) == 0 && jf_now_ns() < end)
+	while (((z2 = jf_pool_zygote_pid(p)) == 0 || z2 == z1) && jf_now_ns() < end)
 		usleep(10000);
 	ck_assert_int_gt(z2, 0);
 	ck_assert_int_ne(z1, z2);
@@ -483,6 +484,37 @@ START_TEST(test_zygote_restart)
 		ck_assert_str_eq(comm, "jitfarm-zygote\n");
 	}
 	ck_assert_int_eq(compile_sync(p, good_ll, 0, err, sizeof(err)), 0);
+	jf_pool_destroy(p);
+}
+END_TEST
+
+/* A request in flight when the zygote dies (its workers die with it) is
+ * not the input's fault: it is re-queued and runs again on a worker of
+ * the new zygote, where this one runs into its deadline. */
+START_TEST(test_zygote_death_requeues_in_flight)
+{
+	jf_pool_t *p = make_pool(1, 60, 0);
+	jf_compile_req_t r = req_ll(fault_ll("hang", 13));
+	jf_pool_stats_t st;
+	outcome_t o;
+	uint64_t end = jf_now_ns() + 10000000000ull;
+	pid_t z;
+
+	memset(&o, 0, sizeof(o));
+	ck_assert_int_eq(jf_pool_submit(p, &r, NULL, 1500, on_done, &o), 0);
+	do {
+		usleep(5000);
+		jf_pool_get_stats(p, &st);
+	} while (st.busy == 0 && jf_now_ns() < end);
+	ck_assert_uint_eq(st.busy, 1);
+	z = jf_pool_zygote_pid(p);
+	ck_assert_int_eq(kill(z, SIGKILL), 0);
+	dispatch_until(p, &o, 1, 20000);
+	ck_assert_int_eq(o.result, JF_ERR_TIMEOUT);
+	ck_assert_str_eq(o.msg, "timeout after 1500 ms");
+	jf_pool_get_stats(p, &st);
+	ck_assert_uint_eq(st.crashes, 0);
+	ck_assert_uint_eq(st.zygote_restarts, 1);
 	jf_pool_destroy(p);
 }
 END_TEST
@@ -580,6 +612,7 @@ main(int argc, char **argv)
 	tcase_add_test(tc, test_large_input);
 	tcase_add_test(tc, test_master_death_leaves_no_orphans);
 	tcase_add_test(tc, test_zygote_restart);
+	tcase_add_test(tc, test_zygote_death_requeues_in_flight);
 	tcase_add_test(tc, test_destroy_completes_pending);
 	tcase_add_test(tc, test_queue_limit);
 	tcase_add_test(tc, test_crash_loop_backs_off);
