@@ -331,7 +331,7 @@ on_lease_done(void *arg)
 {
 	jf_flight_t *f = arg;
 	jf_master_t *ms = f->ms;
-	struct timeval tv = { 0, 200000 };
+	struct timeval tv = { 0, 50000 };
 
 	if (ms->closing) {
 		flight_free(f);
