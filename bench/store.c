@@ -12,7 +12,8 @@
  *  3. push latency: from put returning in one thread to the watcher's
  *     callback in another (each with its own handle), p50 and p99.
  *
- * Usage: build/bench/store [N]   (JF_SRC must point at the source tree for
+ * Usage: build/bench/store [N [SECTIONS]]   (SECTIONS: any of "lat,load,push",
+ * default all; JF_SRC must point at the source tree for
  * s3rver, as `make bench` sets it). The servers are started by the test
  * launchers of tests/support, compiled in here, so the bench needs no
  * running services.
@@ -499,6 +500,7 @@ int
 main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 10000;
+	const char *sec = argc > 2 ? argv[2] : "lat,load,push";
 
 	if (n <= 0)
 		n = 10000;
@@ -509,9 +511,12 @@ main(int argc, char **argv)
 	s3_srv = jft_s3rver_start(NULL);
 	printf("# store benchmark: redis-server, nginx WebDAV and s3rver on loopback, file in %s\n",
 	    tmp_root);
-	bench_latency();
-	bench_load_all(n);
-	bench_push(200);
+	if (strstr(sec, "lat"))
+		bench_latency();
+	if (strstr(sec, "load"))
+		bench_load_all(n);
+	if (strstr(sec, "push"))
+		bench_push(200);
 	jft_server_free(s3_srv);
 	jft_server_free(nginx_srv);
 	jft_server_free(redis_srv);

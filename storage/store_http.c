@@ -412,6 +412,15 @@ hs_get(void *self, const jf_key_t *k, uint8_t **blob, size_t *len)
 	return 0;
 }
 
+static uint64_t
+wall_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void
 journal_name(uint64_t ts, const char *hex, char *buf, size_t len)
 {
@@ -434,8 +443,7 @@ hs_put(void *self, const jf_key_t *k, const uint8_t *blob, size_t len)
 		return status_fail(s, "PUT", path);
 	/* then announce it: the entry is complete before anyone hears of it */
 	jf_key_hex(k, hex);
-	journal_name(jf_wall_ms() * 1000000ull + jf_now_ns() % 1000000ull, hex, name,
-	    sizeof(name));
+	journal_name(wall_ns(), hex, name, sizeof(name));
 	snprintf(path, sizeof(path), "j/%s", name);
 	url_for(s, path, url, sizeof(url));
 	if ((rc = request(s, "PUT", url, NULL, 0, 65536)) != 0)
@@ -803,6 +811,172 @@ hs_list(void *self, jf_store_list_fn fn, void *arg)
 	return http_listing(s, "a/", on_fan_dir, &c);
 }
 
+/* --- load_all: parallel GETs ---------------------------------------------------------- */
+
+#define HS_PAR 8                        /* transfers in flight */
+
+typedef struct xfer {
+	CURL *h;
+	uint8_t *buf;
+	size_t len, cap;
+	size_t key;                     /* index into the key list */
+	int busy;
+} xfer_t;
+
+typedef struct keys {
+	jf_key_t *v;
+	size_t n, cap;
+} keys_t;
+
+static int
+collect(const jf_store_entry_t *e, void *arg)
+{
+	keys_t *k = arg;
+
+	if (k->n == k->cap) {
+		size_t nc = k->cap ? k->cap * 2 : 1024;
+		jf_key_t *nv = realloc(k->v, nc * sizeof(*nv));
+
+		if (nv == NULL)
+			return JF_ERR_NOMEM;
+		k->v = nv;
+		k->cap = nc;
+	}
+	k->v[k->n++] = e->key;
+	return 0;
+}
+
+static size_t
+on_xbody(char *p, size_t sz, size_t n, void *arg)
+{
+	xfer_t *x = arg;
+	size_t add = sz * n;
+
+	if (add > HS_MAX_BODY - x->len)
+		return 0;
+	if (x->len + add > x->cap) {
+		size_t nc = x->cap ? x->cap : 65536;
+		uint8_t *nb;
+
+		while (nc < x->len + add)
+			nc *= 2;
+		if ((nb = realloc(x->buf, nc)) == NULL)
+			return 0;
+		x->buf = nb;
+		x->cap = nc;
+	}
+	memcpy(x->buf + x->len, p, add);
+	x->len += add;
+	return add;
+}
+
+static int hs_list(void *self, jf_store_list_fn fn, void *arg);
+
+/*
+ * List, then GET every entry with HS_PAR transfers in flight (a multi
+ * handle, each transfer on a kept-alive connection of its own). An entry
+ * deleted since the listing is skipped; any other failure stops the walk.
+ */
+static int
+hs_load_all(void *self, jf_store_blob_fn fn, void *arg)
+{
+	hs_t *s = self;
+	keys_t keys = { 0 };
+	xfer_t x[HS_PAR];
+	CURLM *m = NULL;
+	size_t next = 0, i;
+	int active = 0, rc;
+
+	memset(x, 0, sizeof(x));
+	if ((rc = hs_list(self, collect, &keys)) != 0 || keys.n == 0)
+		goto out;
+	/* a plain GET from the store's handle: its headers, auth and timeouts */
+	curl_easy_setopt(s->h, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(s->h, CURLOPT_CUSTOMREQUEST, NULL);
+	if ((m = curl_multi_init()) == NULL) {
+		rc = JF_ERR_NOMEM;
+		goto out;
+	}
+	for (i = 0; i < HS_PAR; i++) {
+		if ((x[i].h = curl_easy_duphandle(s->h)) == NULL) {
+			rc = JF_ERR_NOMEM;
+			goto out;
+		}
+		curl_easy_setopt(x[i].h, CURLOPT_WRITEFUNCTION, on_xbody);
+		curl_easy_setopt(x[i].h, CURLOPT_WRITEDATA, &x[i]);
+		curl_easy_setopt(x[i].h, CURLOPT_PRIVATE, &x[i]);
+	}
+	while (rc == 0 && (next < keys.n || active > 0)) {
+		CURLMsg *msg;
+		int running, q;
+
+		for (i = 0; i < HS_PAR && next < keys.n; i++) {
+			char path[256], url[2400];
+
+			if (x[i].busy)
+				continue;
+			blob_path(s, &keys.v[next], path, sizeof(path));
+			url_for(s, path, url, sizeof(url));
+			curl_easy_setopt(x[i].h, CURLOPT_URL, url);
+			x[i].len = 0;
+			x[i].key = next++;
+			if (curl_multi_add_handle(m, x[i].h) != CURLM_OK) {
+				rc = JF_ERR_NOMEM;
+				break;
+			}
+			x[i].busy = 1;
+			active++;
+		}
+		if (rc != 0 || curl_multi_perform(m, &running) != CURLM_OK) {
+			rc = rc ? rc : JF_ERR_STORE;
+			break;
+		}
+		while (rc == 0 && (msg = curl_multi_info_read(m, &q)) != NULL) {
+			xfer_t *t = NULL;
+			long status = 0;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+			curl_multi_remove_handle(m, msg->easy_handle);
+			t->busy = 0;
+			active--;
+			if (msg->data.result != CURLE_OK) {
+				rc = msg->data.result == CURLE_OPERATION_TIMEDOUT ? JF_ERR_TIMEOUT :
+				    JF_ERR_STORE;
+				snprintf(s->err, sizeof(s->err), "GET %s/a/...: %s", s->shown,
+				    curl_easy_strerror(msg->data.result));
+				break;
+			}
+			curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &status);
+			if (status == 404)
+				continue;       /* deleted since the listing */
+			if (status != 200) {
+				s->status = status;
+				s->len = 0;
+				rc = status_fail(s, "GET", "a/...");
+				break;
+			}
+			rc = fn(&keys.v[t->key], t->buf, t->len, arg);
+		}
+		if (rc == 0 && active > 0)
+			curl_multi_poll(m, NULL, 0, 1000, NULL);
+	}
+out:
+	for (i = 0; i < HS_PAR; i++) {
+		if (x[i].h) {
+			if (x[i].busy)
+				curl_multi_remove_handle(m, x[i].h);
+			curl_easy_cleanup(x[i].h);
+		}
+		free(x[i].buf);
+	}
+	if (m)
+		curl_multi_cleanup(m);
+	free(keys.v);
+	return rc;
+}
+
 /* --- watch --------------------------------------------------------------------------- */
 
 /* Parse a journal name "hour/ts-hex" (or the cursor "0"): its ts. */
@@ -994,7 +1168,7 @@ static int
 hs_cursor(void *self, char *cursor, size_t len)
 {
 	hs_t *s = self;
-	uint64_t ts = jf_wall_ms() * 1000000ull, lb = (uint64_t)s->lookback_ms * 1000000ull;
+	uint64_t ts = wall_ns(), lb = (uint64_t)s->lookback_ms * 1000000ull;
 	jctx_t c = { 0 };
 	size_t i;
 	int rc;
@@ -1104,6 +1278,7 @@ const jf_store_ops_t jf_store_http_ops = {
 	.watch = hs_watch,
 	.errstr = hs_errstr,
 	.close = hs_close,
+	.load_all = hs_load_all,
 };
 
 const jf_store_ops_t jf_store_s3_ops = {
@@ -1118,4 +1293,5 @@ const jf_store_ops_t jf_store_s3_ops = {
 	.watch = hs_watch,
 	.errstr = hs_errstr,
 	.close = hs_close,
+	.load_all = hs_load_all,
 };

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "rt_helpers.h"
+#include "runtime/rt_internal.h"
 
 static char *dir, *url;
 
@@ -492,6 +493,36 @@ START_TEST(test_bad_target)
 }
 END_TEST
 
+/* The hotness table: a full table takes new keys by pushing out the
+ * coldest, and decay ages counts out. */
+START_TEST(test_hot_table)
+{
+	jf_hot_t h;
+	uint64_t id[4] = { 0, 1, 2, 3 };
+	uint64_t hot[4] = { 77, 1, 2, 3 };
+	unsigned i;
+
+	ck_assert_int_eq(jf_hot_init(&h, NULL, 16), 0);
+	for (i = 0; i < 10; i++)
+		ck_assert_uint_eq(jf_hot_bump(&h, hot), i + 1);
+	for (i = 0; i < 1000; i++) {
+		id[0] = 1000 + i;
+		/* never locked out: every new key gets counted */
+		ck_assert_uint_eq(jf_hot_bump(&h, id), 1);
+	}
+	ck_assert_uint_le(h.n, 16);
+	ck_assert_uint_gt(h.replaced, 900);
+	/* the hot key survived the flood of cold ones */
+	ck_assert_uint_eq(jf_hot_bump(&h, hot), 11);
+	jf_hot_decay(&h);               /* 11 -> 5, every 1 -> gone */
+	ck_assert_uint_eq(h.n, 1);
+	ck_assert_uint_eq(jf_hot_bump(&h, hot), 6);
+	jf_hot_forget(&h, hot);
+	ck_assert_uint_eq(h.n, 0);
+	jf_hot_fini(&h, NULL);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -510,6 +541,7 @@ suite(void)
 	tcase_add_test(tc, test_stats_concurrent);
 	tcase_add_test(tc, test_disabled_and_allocator);
 	tcase_add_test(tc, test_bad_target);
+	tcase_add_test(tc, test_hot_table);
 	suite_add_tcase(s, tc);
 	return s;
 }
