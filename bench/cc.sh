@@ -13,6 +13,9 @@
 #             jitfarm cc
 #   jf-1bin   the same through `jitfarm cc` itself, which loads libLLVM
 #             on every compile, hits included
+#   jf-farm   jitfarm-cc with a farm: a jitfarm-master on loopback (Redis
+#             store, 2 workers) does the misses' code generation, as on a
+#             CI runner pointed at a farm
 #
 # One redis-server, started here on a free loopback port, serves ccache and
 # jitfarm. "cold" is the first build against an empty cache; "warm" is
@@ -30,7 +33,7 @@ J=$BIN/jitfarm
 REPEAT=${REPEAT:-3}
 LUA=$SRC/tests/cc/lua
 [ -f "$LUA/src/Makefile" ] || sh "$SRC/tests/cc/fetch-lua.sh"
-for t in clang-19 ccache sccache redis-server redis-cli; do
+for t in clang-19 ccache sccache redis-server redis-cli curl; do
 	command -v $t >/dev/null 2>&1 || { echo "bench/cc: $t is not installed (scripts/install-deps.sh)"; exit 1; }
 done
 T=$(mktemp -d "${TMPDIR:-/tmp}/jfbench-cc-XXXXXX")
@@ -103,10 +106,24 @@ jf_stats=$("$J" stat 2>/dev/null | awk '/^cc-/ { printf "%s=%s ", $1, $2 }')
 export JITFARM_STORE="redis://127.0.0.1:$port/0?prefix=jfbench1" JITFARM_STATS=$T/jf1-stats
 r_jf1=$(measure jf-1bin "$J cc clang-19 -std=gnu99")
 unset JITFARM_STORE JITFARM_STATS
+# 6. jitfarm-cc against a farm (a master on loopback), its own prefix
+mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$BIN/jitfarm-master" --listen "127.0.0.1:$mport" --store "redis://127.0.0.1:$port/0?prefix=jfbench2" \
+	--workers 2 --log-level warn >"$T/master.log" 2>&1 &
+mpid=$!
+i=0
+until curl -fs "http://127.0.0.1:$mport/readyz" >/dev/null 2>&1; do
+	i=$((i + 1)); [ $i -lt 100 ] || { echo "the master did not start"; cat "$T/master.log"; exit 1; }; sleep 0.1
+done
+export JITFARM_STORE="redis://127.0.0.1:$port/0?prefix=jfbench2" JITFARM_STATS=$T/jf2-stats \
+	JITFARM_FARM="http://127.0.0.1:$mport"
+r_farm=$(measure jf-farm "$BIN/jitfarm-cc clang-19 -std=gnu99")
+unset JITFARM_STORE JITFARM_STATS JITFARM_FARM
+kill "$mpid"; wait "$mpid" 2>/dev/null || true
 
 base=$(echo "$r_clang" | awk '{ print $2 }')
 printf "%-8s %8s %8s %10s %10s %10s\n" tool cold_s warm_s checkout2_s warm/clang speedup
-for r in "$r_clang" "$r_ccache" "$r_sccache" "$r_jitfarm" "$r_jf1"; do
+for r in "$r_clang" "$r_ccache" "$r_sccache" "$r_jitfarm" "$r_jf1" "$r_farm"; do
 	echo "$r" | awk -v b="$base" '{ printf "%-8s %8.2f %8.2f %10.2f %10.3f %9.1fx\n", $1, $2, $3, $4, $3 / b, b / $3 }'
 done
 echo "ccache:  $ccache_stats"

@@ -953,7 +953,7 @@ jf_cc_main(int argc, char **argv, int front)
 	}
 	if (i >= argc)
 		goto usage;
-	c->o.verbose = 0;
+	c->o.verbose = c->verbose;
 	if (getcwd(c->cwd, sizeof(c->cwd)) == NULL) {
 		jf_cli_err("cc: getcwd: %s", strerror(errno));
 		free(c);

@@ -181,6 +181,27 @@ run "$JCC" -v clang-19 -O2 -c bad.c -o bad.o
 check "jitfarm-cc: a compile error keeps its status" sh -c "[ $rc -ne 0 ] && grep -q undeclared_thing '$T/err'"
 check "jitfarm-cc does not load LLVM" sh -c "! ldd '$JCC' | grep -q LLVM"
 
+# a farm: the miss's code generation runs on a master, the next compile
+# is a direct hit from the local store; a farm that is down costs nothing
+# but a local compile
+if [ -x "$JF_BIN/jitfarm-master" ]; then
+	mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	"$JF_BIN/jitfarm-master" --listen "127.0.0.1:$mport" --store "file://$T/farmstore" \
+		--workers 1 --log-level info >"$T/master.log" 2>&1 &
+	mpid=$!
+	i=0
+	until curl -fs "http://127.0.0.1:$mport/readyz" >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+	echo 'int farm_fn(int x) { return x * 3; }' >farm.c
+	run env JITFARM_FARM="http://127.0.0.1:$mport" "$JCC" -v clang-19 -O2 -c farm.c -o farm.o
+	check "farm: a miss is compiled on the master" sh -c "[ $rc -eq 0 ] && grep -q 'farm.c: miss' '$T/err' && grep -q 'route=compile status=200' '$T/master.log' && [ -s farm.o ]"
+	run env JITFARM_FARM="http://127.0.0.1:$mport" "$JCC" -v clang-19 -O2 -c farm.c -o farm2.o
+	check "farm: then a direct hit without the farm" sh -c "grep -q 'farm.c: hit (direct)' '$T/err' && cmp -s farm.o farm2.o && [ \$(grep -c 'route=compile' '$T/master.log') -eq 1 ]"
+	kill "$mpid"; wait "$mpid" 2>/dev/null
+	echo 'int farm_fn2(int x) { return x * 5; }' >farm2.c
+	run env JITFARM_FARM="http://127.0.0.1:$mport" "$JCC" -v clang-19 -O2 -c farm2.c -o farm3.o
+	check "farm down: compiled here, the build succeeds" sh -c "[ $rc -eq 0 ] && grep -q 'compiling here' '$T/err' && [ -s farm3.o ]"
+fi
+
 # -g: the working directory is in the debug info, so another directory
 # misses, unless -fdebug-prefix-map maps it away
 mkdir -p "$T/p2"
