@@ -125,7 +125,8 @@ typedef enum jf_tune {
 	JF_TUNE_HOT_THRESHOLD = 1,    /* misses before a program compiles [100] */
 	JF_TUNE_EVENT_BUFFER,         /* lookup events buffered per thread [1024] */
 	JF_TUNE_DRAIN_INTERVAL_MS,    /* how often events are drained [2] */
-	JF_TUNE_MAX_PENDING,          /* compiles in flight at once [2] */
+	JF_TUNE_MAX_PENDING,          /* compiles queued or running [8]; min(this, 4)
+				       * threads run them */
 	JF_TUNE_MAX_IR_BYTES,         /* larger IR is ineligible [64 MiB] */
 	JF_TUNE_COMPILE_TIMEOUT_MS,   /* per compile [120000] */
 	JF_TUNE_CODE_BUDGET,          /* bytes of loaded objects; 0 = no limit [0] */
@@ -152,8 +153,11 @@ JF_API int jf_config_set_store(jf_config_t *c, const char *url);
 /*
  * Farm: "http://host:port", "unix:/path/to.sock", "local" (the default:
  * the runtime starts a private jitfarm-master on a unix socket, with
- * posix_spawn, and stops it at close) or "none" (never compile: preload
- * and push only). token may be NULL.
+ * posix_spawn, and stops it at close; it shares the node's store and
+ * takes its other settings, such as JITFARM_SIGNING_KEY, from the
+ * environment) or "none" (never compile: preload, push and on-demand
+ * store fetches only). token may be NULL. close() waits for compiles in
+ * flight on a remote farm, up to the compile timeout.
  */
 JF_API int jf_config_set_farm(jf_config_t *c, const char *url, const char *token);
 /* The jitfarm-master binary for a local farm; NULL: $JITFARM_MASTER, else
@@ -201,7 +205,7 @@ JF_API void jf_runtime_close(jf_runtime_t *rt);
 
 /* Compile (or fetch) program_id now and wait until lookups return it.
  * Returns 0, or the jf_err of the failure (JF_ERR_TIMEOUT after
- * timeout_ms; 0 = the compile timeout). */
+ * timeout_ms; 0 = the compile timeout; JF_ERR_BUSY while paused). */
 JF_API int jf_compile_now(jf_runtime_t *rt, const uint8_t *program_id, int timeout_ms);
 /* Queue programs for compilation ahead of time, without waiting. Returns
  * 0, or JF_ERR_BUSY when the queue took only part of them. */
@@ -230,7 +234,7 @@ typedef struct jf_stats {
 	uint64_t rejected;            /* failed verification */
 	uint64_t evicted;
 	uint64_t swaps;               /* maps published */
-	uint64_t programs;            /* programs in the current map */
+	uint64_t programs;            /* entries in the current map (negative ones too) */
 	uint64_t code_bytes;          /* bytes of loaded objects */
 	uint64_t pending_reclaim;     /* old maps and programs awaiting reclamation */
 	uint64_t hot_tracked;         /* entries in the hotness table */

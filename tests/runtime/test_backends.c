@@ -22,6 +22,8 @@ preload_and_push(const char *store_url)
 	for (k = 0; k < 3; k++)
 		put_prog(store_url, k, RT_NS, NULL);
 	c = rt_config(store_url, "none");
+	/* only the feed may bring the fourth: no on-demand fetch after misses */
+	jf_config_set_tune(c, JF_TUNE_HOT_THRESHOLD, 1 << 24);
 	rt = rt_open(c);
 	for (k = 0; k < 3; k++) {
 		prog_id(k, id);
