@@ -13,6 +13,10 @@
  * the signal or the limit, is retried once on a fresh worker after a
  * crash, and an input that crashes twice is quarantined for a TTL.
  *
+ * JITFARM_SANDBOX_DEBUG=1 in the environment at jf_pool_create() makes
+ * workers report a denied system call by number instead of dying at
+ * once (worker/README.md).
+ *
  * Completion callbacks run only inside jf_pool_dispatch(), in the
  * caller's thread: an event loop watches jf_pool_fd() and calls dispatch
  * when it is readable. jf_pool_compile() is the synchronous form.
@@ -70,9 +74,13 @@ int jf_pool_create(const jf_pool_opts_t *opts, jf_pool_t **out, char *err, size_
  * JF_ERR_CLOSED. */
 void jf_pool_destroy(jf_pool_t *p);
 
-/* Queue a compile. The request is copied. key may be NULL (derived).
- * timeout_ms 0 = the pool default. Returns 0, JF_ERR_BUSY (queue full),
- * or JF_ERR_QUARANTINED at once (fn is then not called). */
+/* Queue a compile. The request is copied. key (the quarantine key) may
+ * be NULL (derived). timeout_ms 0 = the pool default; the deadline runs
+ * from the start on a worker, and a request still queued after it fails
+ * with JF_ERR_TIMEOUT. Returns 0, JF_ERR_BUSY (queue full), or
+ * JF_ERR_QUARANTINED at once (fn is then not called; see
+ * jf_pool_quarantined for the recorded error); also JF_ERR_INVAL,
+ * JF_ERR_TOOBIG, JF_ERR_NOMEM or JF_ERR_CLOSED. */
 int jf_pool_submit(jf_pool_t *p, const jf_compile_req_t *req, const jf_key_t *key,
     int timeout_ms, jf_pool_done_fn fn, void *arg);
 
