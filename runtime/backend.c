@@ -279,9 +279,10 @@ out:
 }
 
 /* Put a loaded program into the registry (lock held). Returns 1 when it
- * was taken, 0 when the id was already loaded (the caller frees p). */
+ * was taken, 0 when the id was already loaded (the caller frees p). The
+ * event of the given kind is reported once lookups can see the program. */
 static int
-install(jf_runtime_t *rt, const uint64_t id[4], jf_program_t *p)
+install(jf_runtime_t *rt, const uint64_t id[4], jf_program_t *p, int kind, uint64_t ns)
 {
 	jf_rec_t *rec = jf_idtab_get(&rt->reg, id);
 
@@ -292,6 +293,8 @@ install(jf_runtime_t *rt, const uint64_t id[4], jf_program_t *p)
 	rec->state = R_LOADED;
 	rec->prog = p;
 	rec->result = 0;
+	rec->ev_kind = kind;
+	rec->ev_ns = ns;
 	rec->last_used_ms = now_ms();
 	rt->code_bytes += p->code_bytes;
 	{
@@ -393,7 +396,7 @@ take_artifact(jf_runtime_t *rt, jf_store_t *st, const jf_key_t *key, int kind)
 		return;
 	}
 	pthread_mutex_lock(&rt->lock);
-	taken = install(rt, id, p);
+	taken = install(rt, id, p, kind, jf_now_ns() - t0);
 	pthread_mutex_unlock(&rt->lock);
 	if (!taken) {
 		jf_program_free(rt, p);
@@ -401,7 +404,6 @@ take_artifact(jf_runtime_t *rt, jf_store_t *st, const jf_key_t *key, int kind)
 		return;
 	}
 	atomic_fetch_add(kind == JF_EV_PRELOAD ? &rt->st_preloaded : &rt->st_pushed, 1);
-	jf_rt_event(rt, kind, id, key, jf_now_ns() - t0, 0, NULL);
 }
 
 /* ---- preload and the change feed ----------------------------------------------------------- */
@@ -663,13 +665,15 @@ loaded:
 		goto neg;
 	}
 	pthread_mutex_lock(&rt->lock);
-	taken = install(rt, job->id, p);
+	taken = install(rt, job->id, p, kind, jf_now_ns() - t0);
 	pthread_mutex_unlock(&rt->lock);
-	if (!taken)
-		jf_program_free(rt, p);
 	if (kind == JF_EV_FETCH)
 		atomic_fetch_add(&rt->st_fetches, 1);
-	jf_rt_event(rt, kind, job->id, &key, jf_now_ns() - t0, 0, NULL);
+	if (!taken) {
+		/* loaded meanwhile from the feed: already visible */
+		jf_program_free(rt, p);
+		jf_rt_event(rt, kind, job->id, &key, jf_now_ns() - t0, 0, NULL);
+	}
 	jf_farm_result_free(&res);
 	return;
 neg:
@@ -716,9 +720,20 @@ worker_main(void *arg)
 
 /* ---- publishing and reclamation -------------------------------------------------------------- */
 
-/* Publish the dirty records (lock held). */
+/* An event held back until its program is visible. */
+typedef struct pubev {
+	int kind;
+	uint64_t id[4];
+	jf_key_t key;
+	uint64_t ns;
+} pubev_t;
+
+/* Publish the dirty records (lock held). Events of programs that became
+ * visible are returned in *evs (malloc'd, *nevs of them) for the caller
+ * to report after unlocking. */
 static void
-publish_locked(jf_runtime_t *rt, jf_program_t **gone, size_t ngone)
+publish_locked(jf_runtime_t *rt, jf_program_t **gone, size_t ngone, pubev_t **evs,
+    size_t *nevs)
 {
 	jf_mslot_t *adds = NULL;
 	uint64_t (*dels)[4] = NULL;
@@ -727,6 +742,8 @@ publish_locked(jf_runtime_t *rt, jf_program_t **gone, size_t ngone)
 	jf_map_t *m, *old;
 	uint64_t epoch;
 
+	*evs = NULL;
+	*nevs = 0;
 	for (r = rt->dirty; r != NULL; r = r->next_dirty)
 		n++;
 	if (n == 0 && ngone == 0)
@@ -765,8 +782,19 @@ publish_locked(jf_runtime_t *rt, jf_program_t **gone, size_t ngone)
 		if (retire_push(rt, epoch, NULL, gone[i]) != 0)
 			jf_warn("runtime: out of memory retiring a program");
 	rt->pub_gen++;
+	if (n > 0 && (*evs = malloc(n * sizeof(**evs))) == NULL)
+		jf_warn("runtime: out of memory: load events are lost");
 	for (r = rt->dirty; r != NULL; r = next) {
 		next = r->next_dirty;
+		if (r->state == R_LOADED && r->ev_kind != 0 && *evs != NULL) {
+			pubev_t *e = &(*evs)[(*nevs)++];
+
+			e->kind = r->ev_kind;
+			memcpy(e->id, r->id, 32);
+			e->key = r->prog->key;
+			e->ns = r->ev_ns;
+		}
+		r->ev_kind = 0;
 		r->dirty = 0;
 		r->next_dirty = NULL;
 		r->batch = rt->pub_gen;
@@ -783,12 +811,26 @@ out:
 	free(dels);
 }
 
+static void
+report(jf_runtime_t *rt, pubev_t *evs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		jf_rt_event(rt, evs[i].kind, evs[i].id, &evs[i].key, evs[i].ns, 0, NULL);
+	free(evs);
+}
+
 void
 jf_rt_publish(jf_runtime_t *rt)
 {
+	pubev_t *evs;
+	size_t nevs;
+
 	pthread_mutex_lock(&rt->lock);
-	publish_locked(rt, NULL, 0);
+	publish_locked(rt, NULL, 0, &evs, &nevs);
 	pthread_mutex_unlock(&rt->lock);
+	report(rt, evs, nevs);
 }
 
 void
@@ -935,7 +977,8 @@ backend_main(void *arg)
 	pthread_mutex_lock(&rt->lock);
 	while (!rt->stopping) {
 		drainctx_t dc;
-		size_t ngone = 0, i;
+		size_t ngone = 0, i, nevs;
+		pubev_t *evs;
 
 		timed_wait(&rt->bk_cv, &rt->lock, interval);
 		if (rt->stopping)
@@ -954,8 +997,9 @@ backend_main(void *arg)
 			ngone = maintain_locked(rt, dc.now, gone, notes, EVICT_MAX);
 			rt->last_scan_ms = dc.now;
 		}
-		publish_locked(rt, gone, ngone);
+		publish_locked(rt, gone, ngone, &evs, &nevs);
 		pthread_mutex_unlock(&rt->lock);
+		report(rt, evs, nevs);
 		for (i = 0; i < ngone; i++) {
 			atomic_fetch_add(&rt->st_evicted, 1);
 			jf_rt_event(rt, JF_EV_EVICT, notes[i].id, &notes[i].key, 0, 0, NULL);

@@ -88,6 +88,9 @@ typedef struct jf_rec {
 	uint64_t last_used_ms;
 	jf_program_t *prog;
 	struct jf_rec *next_dirty;
+	/* the event to report once the map that holds prog is published */
+	int ev_kind;
+	uint64_t ev_ns;
 } jf_rec_t;
 
 typedef struct jf_job {

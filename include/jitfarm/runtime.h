@@ -98,7 +98,9 @@ typedef int (*jf_ir_provider_fn)(void *arg, const uint8_t *program_id,
     const void **ir, size_t *len);
 typedef void (*jf_ir_release_fn)(void *arg, const void *ir);
 
-/* What the runtime did; passed to the event callback. */
+/* What the runtime did; passed to the event callback. A load event
+ * (COMPILE, FETCH, PRELOAD, PUSH) is reported once the map that holds the
+ * program is published, so a lookup made after it returns the program. */
 typedef enum jf_event_kind {
 	JF_EV_COMPILE = 1,            /* compiled on the farm and loaded */
 	JF_EV_FETCH = 2,              /* found in the store and loaded (no compile) */
