@@ -58,7 +58,10 @@ run cc "$SRC/examples/add/link/main.c" "$T/add.o" -o "$T/add"
 run "$T/add"
 
 step "5. the farm: jitfarm-master on a unix socket, sharing the store"
-run "$MASTER" --listen "unix:$T/master.sock" --store "$JITFARM_STORE" --workers 2 \
+# started directly, not through run(): $! must be the master itself, or
+# the cleanup would stop a subshell and leave the master running
+printf '$ %s\n' "$MASTER --listen unix:$T/master.sock --store $JITFARM_STORE --workers 2 --log-level warn &"
+"$MASTER" --listen "unix:$T/master.sock" --store "$JITFARM_STORE" --workers 2 \
 	--log-level warn >"$T/master.log" 2>&1 &
 MPID=$!
 i=0

@@ -401,6 +401,8 @@ usage(FILE *fp, int code)
 	    "  --threshold T        misses before a program compiles (default 20)\n"
 	    "  --forever            keep running rounds until SIGTERM, with a status\n"
 	    "                       line every 10 s\n"
+	    "  --until-native S     after the rounds, keep running until every program\n"
+	    "                       has run natively, for at most S seconds\n"
 	    "  --name NAME          name in the output (default node)\n"
 	    "  --quiet              summary only\n"
 	    "  --help               this text\n");
@@ -408,6 +410,18 @@ usage(FILE *fp, int code)
 }
 
 static volatile sig_atomic_t stop_flag;
+
+/* Has every program of the workload run natively at least once? */
+static int
+all_native(void)
+{
+	int i;
+
+	for (i = 0; i < nprogs; i++)
+		if (progs[i].native_calls == 0)
+			return 0;
+	return 1;
+}
 
 static void
 on_signal(int sig)
@@ -441,6 +455,7 @@ main(int argc, char **argv)
 	const char *store = NULL, *farm = "local", *pubkey = getenv("JITFARM_PUBLIC_KEY");
 	char *token = getenv("JITFARM_TOKEN") ? strdup(getenv("JITFARM_TOKEN")) : NULL;
 	int runs = 200, threshold = 20, i, r, mismatches = 0, forever = 0;
+	double until_native_s = 0;
 	uint64_t last_status = 0;
 	int64_t arg = 2000;
 	jf_config_t *c;
@@ -480,6 +495,8 @@ main(int argc, char **argv)
 			arg = atoll(v);
 		else if (strcmp(a, "--threshold") == 0)
 			threshold = atoi(v);
+		else if (strcmp(a, "--until-native") == 0)
+			until_native_s = atof(v);
 		else if (strcmp(a, "--name") == 0)
 			node = v;
 		else if (strcmp(a, "--public-key") == 0)
@@ -490,7 +507,8 @@ main(int argc, char **argv)
 		} else
 			usage(stderr, 2);
 	}
-	if (nprogs <= 0 || nprogs > 10000 || runs <= 0 || threshold <= 0)
+	if (nprogs <= 0 || nprogs > 10000 || runs <= 0 || threshold <= 0 ||
+	    until_native_s < 0 || until_native_s > 3600)
 		usage(stderr, 2);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
@@ -525,7 +543,8 @@ main(int argc, char **argv)
 	for (i = 0; i < nprogs; i++)
 		progs[i].expect = vm_interpret(&progs[i], arg);
 
-	for (r = 0; (forever || r < runs) && !stop_flag; r++) {
+	for (r = 0; (forever || r < runs || (until_native_s > 0 && !all_native() &&
+	    now_ns() - t_open < (uint64_t)(until_native_s * 1e9))) && !stop_flag; r++) {
 		if (forever && now_ns() - last_status > 10000000000ull) {
 			jf_runtime_stats(rt, &st, sizeof(st));
 			printf("[%s] round %d: %llu lookups, %llu hits, %llu programs native, "
