@@ -28,6 +28,7 @@
 #include "jitfarm/error.h"
 #include "common/util.h"
 #include "worker/compile.h"
+#include "bench/bench_ir.h"
 
 extern char **environ;
 
@@ -52,63 +53,6 @@ ms(uint64_t ns)
 	return (double)ns / 1e6;
 }
 
-/* The generated module: nfn functions, each a small loop. */
-static char *
-gen_ir(int nfn, size_t *len)
-{
-	size_t cap = (size_t)nfn * 1024 + 256, used = 0;
-	char *s = malloc(cap);
-	int i;
-
-	if (s == NULL)
-		abort();
-	for (i = 0; i < nfn; i++) {
-		if (i % 2 == 0)
-			used += (size_t)snprintf(s + used, cap - used,
-			    "define void @f%d(ptr %%a, ptr %%b, i64 %%n) {\n"
-			    "entry:\n"
-			    "  %%c0 = icmp sgt i64 %%n, 0\n"
-			    "  br i1 %%c0, label %%loop, label %%exit\n"
-			    "loop:\n"
-			    "  %%i = phi i64 [ 0, %%entry ], [ %%i1, %%loop ]\n"
-			    "  %%pa = getelementptr inbounds i32, ptr %%a, i64 %%i\n"
-			    "  %%va = load i32, ptr %%pa\n"
-			    "  %%pb = getelementptr inbounds i32, ptr %%b, i64 %%i\n"
-			    "  %%vb = load i32, ptr %%pb\n"
-			    "  %%m = mul i32 %%va, %d\n"
-			    "  %%s = add i32 %%m, %%vb\n"
-			    "  %%x = xor i32 %%s, %d\n"
-			    "  store i32 %%x, ptr %%pa\n"
-			    "  %%i1 = add nuw nsw i64 %%i, 1\n"
-			    "  %%c = icmp slt i64 %%i1, %%n\n"
-			    "  br i1 %%c, label %%loop, label %%exit\n"
-			    "exit:\n"
-			    "  ret void\n"
-			    "}\n", i, i + 3, i * 7 + 1);
-		else
-			used += (size_t)snprintf(s + used, cap - used,
-			    "define i64 @f%d(ptr %%a, i64 %%n) {\n"
-			    "entry:\n"
-			    "  %%c0 = icmp sgt i64 %%n, 0\n"
-			    "  br i1 %%c0, label %%loop, label %%exit\n"
-			    "loop:\n"
-			    "  %%i = phi i64 [ 0, %%entry ], [ %%i1, %%loop ]\n"
-			    "  %%acc = phi i64 [ %d, %%entry ], [ %%acc2, %%loop ]\n"
-			    "  %%p = getelementptr inbounds i64, ptr %%a, i64 %%i\n"
-			    "  %%v = load i64, ptr %%p\n"
-			    "  %%t = mul i64 %%v, %d\n"
-			    "  %%acc2 = add i64 %%acc, %%t\n"
-			    "  %%i1 = add nuw nsw i64 %%i, 1\n"
-			    "  %%c = icmp slt i64 %%i1, %%n\n"
-			    "  br i1 %%c, label %%loop, label %%exit\n"
-			    "exit:\n"
-			    "  %%r = phi i64 [ 0, %%entry ], [ %%acc2, %%loop ]\n"
-			    "  ret i64 %%r\n"
-			    "}\n", i, i, i + 5);
-	}
-	*len = used;
-	return s;
-}
 
 /* Text IR to bitcode, in memory. Returns 0 or -1. */
 static int
@@ -212,7 +156,7 @@ main(int argc, char **argv)
 	snprintf(jitfarm, sizeof(jitfarm), "%s/jitfarm", bindir ? bindir : "build/bin");
 	if (jf_llvm_init() != 0 || mkdtemp(dir) == NULL)
 		return 1;
-	ir = gen_ir(nfn, &len);
+	ir = bench_gen_ir(nfn, &len);
 	printf("compile engine, in process: %d generated looping functions (%zu bytes of IR)\n",
 	    nfn, len);
 	if (bench_stages(ir, len, '0', 5) != 0 || bench_stages(ir, len, '2', 3) != 0)

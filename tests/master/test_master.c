@@ -1412,13 +1412,10 @@ suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(suite());
 	int failed;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	failed = jft_suite_run(suite());
 	curl_global_cleanup();
 	return failed == 0 ? 0 : 1;
 }

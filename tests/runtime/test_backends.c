@@ -9,6 +9,7 @@
  */
 #include "rt_helpers.h"
 #include "servers.h"
+#include "support.h"
 
 static void
 preload_and_push(const char *store_url)
@@ -90,11 +91,5 @@ suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return jft_suite_run(suite()) != 0;
 }

@@ -18,6 +18,7 @@
 
 #include "rt_helpers.h"
 #include "runtime/rt_internal.h"
+#include "support.h"
 
 static pid_t master_pid;
 static int master_port;
@@ -252,11 +253,5 @@ suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return jft_suite_run(suite()) != 0;
 }

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "runtime/map.h"
+#include "support.h"
 
 #define NREADERS 8
 #define NSTABLE 1000
@@ -462,11 +463,5 @@ suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return jft_suite_run(suite()) != 0;
 }

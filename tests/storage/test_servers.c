@@ -109,8 +109,6 @@ main(void)
 {
 	Suite *su = suite_create("servers");
 	TCase *tc = tcase_create("servers");
-	SRunner *sr;
-	int nf;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_redis);
@@ -118,9 +116,5 @@ main(void)
 	tcase_add_test(tc, test_nginx_auth);
 	tcase_add_test(tc, test_s3rver);
 	suite_add_tcase(su, tc);
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return jft_suite_run(su) != 0;
 }

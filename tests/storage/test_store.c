@@ -1076,7 +1076,6 @@ main(void)
 	Suite *su = suite_create("store");
 	TCase *tc = tcase_create("conformance"), *tr = tcase_create("redis"),
 	    *tf = tcase_create("faults");
-	SRunner *sr;
 	int nf;
 
 	jft_s3_env();
@@ -1110,10 +1109,7 @@ main(void)
 	tcase_add_test(tf, test_fault_nginx_stopped);
 	suite_add_tcase(su, tf);
 
-	sr = srunner_create(su);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	nf = jft_suite_run(su);
 	jft_server_free(s3_srv);
 	jft_server_free(nginx_srv);
 	jft_server_free(redis_srv);

@@ -4,6 +4,7 @@
  * return errors for the test to assert on.
  */
 #include <arpa/inet.h>
+#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -315,4 +316,16 @@ jft_write(const char *path, const void *data, size_t len)
 	if (fclose(f) != 0)
 		r = -1;
 	return r;
+}
+
+int
+jft_suite_run(Suite *s)
+{
+	SRunner *sr = srunner_create(s);      /* the runner now owns s */
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed;
 }

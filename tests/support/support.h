@@ -36,6 +36,11 @@ pid_t jft_spawn(char *const argv[], const char *logfile);
 /* SIGTERM, wait up to 5 s, then SIGKILL; reaps. */
 void jft_stop(pid_t pid);
 
+/* Run a check suite (forked, CK_NORMAL output) and free the runner.
+ * Returns the number of failed tests: `return jft_suite_run(s) != 0;`. */
+struct Suite;
+int jft_suite_run(struct Suite *s);
+
 /* Read a file into a malloc'd buffer (NUL-terminated). NULL on error. */
 uint8_t *jft_read(const char *path, size_t *len);
 int jft_write(const char *path, const void *data, size_t len);

@@ -223,8 +223,6 @@ main(void)
 {
 	Suite *s = suite_create("blob");
 	TCase *tc = tcase_create("blob");
-	SRunner *sr;
-	int nf;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_roundtrip);
@@ -233,9 +231,5 @@ main(void)
 	tcase_add_test(tc, test_oversized_and_garbage);
 	tcase_add_test(tc, test_signatures);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return jft_suite_run(s) != 0;
 }

@@ -448,8 +448,6 @@ main(void)
 {
 	Suite *s = suite_create("compile");
 	TCase *tc = tcase_create("compile");
-	SRunner *sr;
-	int nf;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_ll_o0_o2);
@@ -462,9 +460,5 @@ main(void)
 	tcase_add_loop_test(tc, test_reject, 0, (int)JF_ARRAY_LEN(rejects));
 	tcase_add_test(tc, test_triple_vendor);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return jft_suite_run(s) != 0;
 }

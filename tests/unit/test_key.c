@@ -8,6 +8,7 @@
 #include "jitfarm/error.h"
 #include "common/key.h"
 #include "common/util.h"
+#include "support.h"
 
 static jf_target_t
 vector_target(void)
@@ -194,8 +195,6 @@ main(void)
 {
 	Suite *s = suite_create("key");
 	TCase *tc = tcase_create("key");
-	SRunner *sr;
-	int nf;
 
 	tcase_add_test(tc, test_vector);
 	tcase_add_test(tc, test_feature_order_irrelevant);
@@ -206,9 +205,5 @@ main(void)
 	tcase_add_test(tc, test_hex);
 	tcase_add_test(tc, test_errors_have_text);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return jft_suite_run(s) != 0;
 }

@@ -593,8 +593,6 @@ main(int argc, char **argv)
 {
 	Suite *s;
 	TCase *tc;
-	SRunner *sr;
-	int nf;
 
 	/* the pool re-executes this binary to restart a zygote */
 	jf_zygote_main_if_requested(argc, argv);
@@ -617,9 +615,5 @@ main(int argc, char **argv)
 	tcase_add_test(tc, test_queue_limit);
 	tcase_add_test(tc, test_crash_loop_backs_off);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return jft_suite_run(s) != 0;
 }

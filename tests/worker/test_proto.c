@@ -239,8 +239,6 @@ main(void)
 {
 	Suite *s = suite_create("proto");
 	TCase *tc = tcase_create("proto");
-	SRunner *sr;
-	int nf;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_header_roundtrip);
@@ -250,9 +248,5 @@ main(void)
 	tcase_add_test(tc, test_64mib_nonblocking_echo);
 	tcase_add_test(tc, test_worker_refuses_unknown_frame);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return jft_suite_run(s) != 0;
 }

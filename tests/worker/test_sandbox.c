@@ -304,8 +304,6 @@ main(void)
 {
 	Suite *s = suite_create("sandbox");
 	TCase *tc = tcase_create("sandbox");
-	SRunner *sr;
-	int nf;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_forbidden_call_kills, DO_OPEN, DO_NOTHING);
@@ -316,9 +314,5 @@ main(void)
 	tcase_add_test(tc, test_compile_inside_sandbox);
 	tcase_add_test(tc, test_bad_channel_refused);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nf = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nf == 0 ? 0 : 1;
+	return jft_suite_run(s) != 0;
 }
