@@ -205,4 +205,45 @@ file_url(const char *dir)
 	return u;
 }
 
+
+/* --- a lookup storm: 8 threads miss one key at once ------------------------ */
+
+typedef struct rt_storm {
+	jf_runtime_t *rt;
+	const uint8_t *id;
+	int n;
+	pthread_barrier_t *bar;
+} rt_storm_t;
+
+static void *
+rt_storm_thread(void *arg)
+{
+	rt_storm_t *s = arg;
+	int i;
+
+	pthread_barrier_wait(s->bar);
+	for (i = 0; i < s->n; i++)
+		(void)jf_lookup(s->rt, s->id);
+	jf_thread_offline(s->rt);
+	return NULL;
+}
+
+/* 8 threads, released together, each looking id up n times; returns when
+ * all of them are done. */
+static void
+rt_lookup_storm(jf_runtime_t *rt, const uint8_t *id, int n)
+{
+	pthread_barrier_t bar;
+	pthread_t th[8];
+	rt_storm_t s = { .rt = rt, .id = id, .n = n, .bar = &bar };
+	int i;
+
+	pthread_barrier_init(&bar, NULL, 8);
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, rt_storm_thread, &s), 0);
+	for (i = 0; i < 8; i++)
+		pthread_join(th[i], NULL);
+	pthread_barrier_destroy(&bar);
+}
+
 #endif

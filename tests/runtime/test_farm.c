@@ -79,36 +79,12 @@ teardown(void)
 	free(url);
 }
 
-typedef struct storm {
-	jf_runtime_t *rt;
-	const uint8_t *id;
-	int n;
-	pthread_barrier_t *bar;
-} storm_t;
-
-static void *
-storm_thread(void *arg)
-{
-	storm_t *s = arg;
-	int i;
-
-	pthread_barrier_wait(s->bar);
-	for (i = 0; i < s->n; i++)
-		(void)jf_lookup(s->rt, s->id);
-	jf_thread_offline(s->rt);
-	return NULL;
-}
-
 START_TEST(test_compile_once_and_push)
 {
 	jf_runtime_t *a, *b;
 	jf_config_t *ca, *cb;
 	jf_decision_t da, db;
-	pthread_barrier_t bar;
-	pthread_t th[8];
-	storm_t s;
 	uint8_t id[32];
-	int i;
 
 	ca = rt_config(url, farm);
 	jf_config_set_tune(ca, JF_TUNE_HOT_THRESHOLD, 10);
@@ -120,15 +96,7 @@ START_TEST(test_compile_once_and_push)
 
 	prog_id(0, id);
 	ck_assert_int_eq(jf_lookup(b, id).reason, JF_INTERP_NOT_READY);
-	pthread_barrier_init(&bar, NULL, 8);
-	s.rt = a;
-	s.id = id;
-	s.n = 500;
-	s.bar = &bar;
-	for (i = 0; i < 8; i++)
-		ck_assert_int_eq(pthread_create(&th[i], NULL, storm_thread, &s), 0);
-	for (i = 0; i < 8; i++)
-		pthread_join(th[i], NULL);
+	rt_lookup_storm(a, id, 500);
 	da = wait_compiled(a, id, 30000);
 	ck_assert_msg(da.fn != NULL, "not compiled: %s", jf_reason_str(da.reason));
 	ck_assert_int_eq(((entry_fn)da.fn)(5), 6 * 2);
@@ -148,7 +116,6 @@ START_TEST(test_compile_once_and_push)
 	ck_assert_uint_eq(rt_stats(b).compiles, 0);
 	ck_assert_uint_eq(rt_stats(a).programs, rt_stats(b).programs);
 
-	pthread_barrier_destroy(&bar);
 	jf_runtime_close(a);
 	jf_runtime_close(b);
 	jf_config_free(ca);

@@ -161,26 +161,6 @@ START_TEST(test_signatures)
 }
 END_TEST
 
-typedef struct storm {
-	jf_runtime_t *rt;
-	const uint8_t *id;
-	int n;
-	pthread_barrier_t *bar;
-} storm_t;
-
-static void *
-storm_thread(void *arg)
-{
-	storm_t *s = arg;
-	int i;
-
-	pthread_barrier_wait(s->bar);
-	for (i = 0; i < s->n; i++)
-		(void)jf_lookup(s->rt, s->id);
-	jf_thread_offline(s->rt);
-	return NULL;
-}
-
 static void
 wait_promotions(jf_runtime_t *rt, uint64_t want)
 {
@@ -195,9 +175,6 @@ START_TEST(test_promotion_exact)
 	jf_runtime_t *rt;
 	jf_config_t *c;
 	uint8_t id[32], id2[32];
-	pthread_t th[8];
-	pthread_barrier_t bar;
-	storm_t s;
 	int i;
 
 	put_prog(url, 0, RT_NS, NULL);
@@ -223,21 +200,12 @@ START_TEST(test_promotion_exact)
 	ck_assert_int_eq(wait_compiled(rt, id, 5000).reason, JF_COMPILED);
 
 	/* 8 threads miss one cold key at once: one promotion, one fetch */
-	pthread_barrier_init(&bar, NULL, 8);
-	s.rt = rt;
-	s.id = id2;
-	s.n = 2000;
-	s.bar = &bar;
-	for (i = 0; i < 8; i++)
-		ck_assert_int_eq(pthread_create(&th[i], NULL, storm_thread, &s), 0);
-	for (i = 0; i < 8; i++)
-		pthread_join(th[i], NULL);
+	rt_lookup_storm(rt, id2, 2000);
 	ck_assert_int_eq(wait_compiled(rt, id2, 5000).reason, JF_COMPILED);
 	usleep(50 * 1000);
 	ck_assert_uint_eq(rt_stats(rt).promotions, 2);
 	ck_assert_uint_eq(rt_stats(rt).fetches, 2);
 	ck_assert_int_eq(atomic_load(&ev_count[JF_EV_FETCH]), 2);
-	pthread_barrier_destroy(&bar);
 	jf_runtime_close(rt);
 	jf_config_free(c);
 }
