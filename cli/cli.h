@@ -90,6 +90,13 @@ int jf_cli_opt(int argc, char **argv, int *i, const char *name, const char **val
  * is not one of them, -1 on a usage error (message printed).
  */
 int jf_cli_compile_opt(jf_cli_compile_opts_t *o, int argc, char **argv, int *i);
+/* Parse all of `compile`'s arguments (options, -o OUT, one input).
+ * Returns 0, or the usage exit code after saying what is wrong. */
+int jf_cli_compile_args(int argc, char **argv, jf_cli_compile_opts_t *o, const char **in,
+    const char **outpath);
+/* Read IR from a file or "-" (stdin, a pipe too); says why on failure.
+ * Returns 0 or -1; the caller owns *ir. */
+int jf_cli_read_ir(const char *in, uint8_t **ir, size_t *len);
 /* The option lines for help texts. */
 extern const char jf_cli_compile_opts_help[];
 

@@ -178,6 +178,66 @@ read_stdin(size_t max, uint8_t **out, size_t *lenp)
 	return 0;
 }
 
+/*
+ * Parse the arguments of `compile`: the shared compile options, -o OUT
+ * and exactly one input ("-" for stdin). Used by the local and the farm
+ * paths alike. Returns 0, or the usage exit code after saying what is
+ * wrong.
+ */
+int
+jf_cli_compile_args(int argc, char **argv, jf_cli_compile_opts_t *o, const char **in,
+    const char **outpath)
+{
+	int i, r;
+
+	memset(o, 0, sizeof(*o));
+	*in = *outpath = NULL;
+	for (i = 1; i < argc; i++) {
+		if ((r = jf_cli_compile_opt(o, argc, argv, &i)) < 0)
+			return jf_cli_usage("compile");
+		if (r > 0)
+			continue;
+		if ((r = jf_cli_opt(argc, argv, &i, "-o", outpath)) < 0)
+			return jf_cli_usage("compile");
+		if (r > 0)
+			continue;
+		if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			jf_cli_err("unknown option '%s'", argv[i]);
+			return jf_cli_usage("compile");
+		}
+		if (*in != NULL) {
+			jf_cli_err("more than one input ('%s' and '%s')", *in, argv[i]);
+			return jf_cli_usage("compile");
+		}
+		*in = argv[i];
+	}
+	if (*in == NULL || *outpath == NULL) {
+		jf_cli_err(*in == NULL ? "no input file" : "no output file (-o OUT.o)");
+		return jf_cli_usage("compile");
+	}
+	return 0;
+}
+
+/* Read the IR named by in ("-" is stdin, which may be a pipe) into a
+ * malloc'd buffer the caller owns. Says why on failure; returns 0 or -1. */
+int
+jf_cli_read_ir(const char *in, uint8_t **ir, size_t *len)
+{
+	int r;
+
+	if (strcmp(in, "-") == 0)
+		r = read_stdin(JF_DEFAULT_MAX_IR, ir, len);
+	else
+		r = jf_file_read(in, JF_DEFAULT_MAX_IR, ir, len);
+	if (r == 0)
+		return 0;
+	if (r == JF_ERR_TOOBIG)
+		jf_cli_err("%s: input over the size limit of %u bytes", in, JF_DEFAULT_MAX_IR);
+	else
+		jf_cli_err("%s: %s", in, r == JF_ERR_NOTFOUND ? "no such file" : jf_strerror(r));
+	return -1;
+}
+
 int
 jf_cmd_compile(int argc, char **argv)
 {
@@ -187,47 +247,13 @@ jf_cmd_compile(int argc, char **argv)
 	uint8_t *ir = NULL;
 	size_t ir_len = 0;
 	char err[8192];
-	int i, r, hit = 0, rc = JF_EXIT_USAGE;
+	int r, hit = 0, rc;
 
-	memset(&o, 0, sizeof(o));
-	for (i = 1; i < argc; i++) {
-		if ((r = jf_cli_compile_opt(&o, argc, argv, &i)) < 0)
-			return jf_cli_usage("compile");
-		if (r > 0)
-			continue;
-		if ((r = jf_cli_opt(argc, argv, &i, "-o", &outpath)) < 0)
-			return jf_cli_usage("compile");
-		if (r > 0)
-			continue;
-		if (argv[i][0] == '-' && argv[i][1] != '\0') {
-			jf_cli_err("unknown option '%s'", argv[i]);
-			return jf_cli_usage("compile");
-		}
-		if (in != NULL) {
-			jf_cli_err("more than one input ('%s' and '%s')", in, argv[i]);
-			return jf_cli_usage("compile");
-		}
-		in = argv[i];
-	}
-	if (in == NULL || outpath == NULL) {
-		jf_cli_err(in == NULL ? "no input file" : "no output file (-o OUT.o)");
-		return jf_cli_usage("compile");
-	}
-
+	if ((rc = jf_cli_compile_args(argc, argv, &o, &in, &outpath)) != 0)
+		return rc;
 	rc = JF_EXIT_FAIL;
-	if (strcmp(in, "-") == 0)
-		r = read_stdin(JF_DEFAULT_MAX_IR, &ir, &ir_len);
-	else
-		r = jf_file_read(in, JF_DEFAULT_MAX_IR, &ir, &ir_len);
-	if (r != 0) {
-		if (r == JF_ERR_TOOBIG)
-			jf_cli_err("%s: input over the size limit of %u bytes", in,
-			    JF_DEFAULT_MAX_IR);
-		else
-			jf_cli_err("%s: %s", in, r == JF_ERR_NOTFOUND ?
-			    "no such file" : jf_strerror(r));
+	if (jf_cli_read_ir(in, &ir, &ir_len) != 0)
 		goto out;
-	}
 	if ((r = jf_cli_compile_cached(&o, ir, ir_len, &a, &hit, err, sizeof(err))) != 0) {
 		jf_cli_err("%s: %s", in, err);
 		goto out;

@@ -73,38 +73,17 @@ farm_compile(jf_farm_t *f, int argc, char **argv)
 	uint8_t *ir = NULL;
 	size_t ir_len = 0;
 	char err[8192], hex[JF_KEY_HEX_LEN + 1];
-	int i, r, rc = JF_EXIT_FAIL;
+	int r, rc;
 
-	memset(&o, 0, sizeof(o));
 	memset(&res, 0, sizeof(res));
 	memset(&a, 0, sizeof(a));
-	for (i = 1; i < argc; i++) {
-		if ((r = jf_cli_compile_opt(&o, argc, argv, &i)) < 0)
-			return jf_cli_usage("compile");
-		if (r > 0)
-			continue;
-		if ((r = jf_cli_opt(argc, argv, &i, "-o", &outpath)) < 0)
-			return jf_cli_usage("compile");
-		if (r > 0)
-			continue;
-		if ((argv[i][0] == '-' && argv[i][1] != '\0') || in != NULL) {
-			jf_cli_err("unexpected argument '%s'", argv[i]);
-			return jf_cli_usage("compile");
-		}
-		in = argv[i];
-	}
-	if (in == NULL || outpath == NULL) {
-		jf_cli_err(in == NULL ? "no input file" : "no output file (-o OUT.o)");
-		return jf_cli_usage("compile");
-	}
+	if ((rc = jf_cli_compile_args(argc, argv, &o, &in, &outpath)) != 0)
+		return rc;
+	rc = JF_EXIT_FAIL;
 	if (o.nsymbols > 0)
 		jf_cli_err("warning: --symbol is not sent to a farm; all symbols are kept");
-	r = jf_file_read(strcmp(in, "-") == 0 ? "/dev/stdin" : in, JF_DEFAULT_MAX_IR, &ir,
-	    &ir_len);
-	if (r != 0) {
-		jf_cli_err("%s: %s", in, r == JF_ERR_NOTFOUND ? "no such file" : jf_strerror(r));
+	if (jf_cli_read_ir(in, &ir, &ir_len) != 0)
 		goto out;
-	}
 	memset(&fc, 0, sizeof(fc));
 	fc.ir = ir;
 	fc.ir_len = ir_len;

@@ -1336,6 +1336,18 @@ START_TEST(t_cli_against_farm)
 	ck_assert(l1 > 4 && memcmp(b1, "\177ELF", 4) == 0);
 	free(b2);
 
+	/* IR on a pipe ("-"): the same key, a hit, the same object */
+	argv[6] = (char *)"-";
+	st = jft_run(argv, add_ll, strlen(add_ll), &out, &err);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", err);
+	ck_assert_msg(strstr(err, "cache: hit") != NULL && strstr(err, hex) != NULL, "%s", err);
+	free(out);
+	free(err);
+	b2 = jft_read(o2, &l2);
+	ck_assert(b2 != NULL && l1 == l2 && memcmp(b1, b2, l1) == 0);
+	free(b2);
+	argv[6] = in;
+
 	/* no token: refused */
 	argv[4] = (char *)"-v";
 	argv[5] = (char *)"-v";
