@@ -15,7 +15,7 @@ PREFIX     ?= /usr/local
 LLVM_CONFIG ?= llvm-config-19
 CC         ?= cc
 CXX        ?= c++
-PKGS       := libevent libevent_pthreads hiredis libcurl check libseccomp libcrypto
+PKGS       := libevent libevent_pthreads hiredis libcurl check libseccomp libcrypto jansson
 SANITIZE   ?=
 
 ifeq ($(SANITIZE),)
@@ -79,7 +79,7 @@ endif
 # Each folder's sources are picked up by wildcard; a new file needs no edit
 # here. Files named *_main.c hold a program's main() and stay out of the
 # library.
-LIB_DIRS   := common storage worker runtime
+LIB_DIRS   := common compiler storage client worker runtime
 LIB_C      := $(filter-out %_main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 LIB_CXX    := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
 MASTER_C   := $(wildcard master/*.c)

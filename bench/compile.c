@@ -27,7 +27,7 @@
 
 #include "jitfarm/error.h"
 #include "common/util.h"
-#include "worker/compile.h"
+#include "compiler/compile.h"
 #include "bench/bench_ir.h"
 
 extern char **environ;

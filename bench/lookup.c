@@ -31,7 +31,7 @@
 #include "runtime/map.h"
 #include "runtime/rt_internal.h"
 #include "storage/store.h"
-#include "worker/compile.h"
+#include "compiler/compile.h"
 
 static int quick;
 

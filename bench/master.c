@@ -30,9 +30,9 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
-#include "common/farmclient.h"
+#include "client/farmclient.h"
 #include "common/util.h"
-#include "worker/compile.h"
+#include "compiler/compile.h"
 
 static int
 free_port(void)

@@ -23,7 +23,7 @@
 
 #include "jitfarm/error.h"
 #include "common/util.h"
-#include "worker/compile.h"
+#include "compiler/compile.h"
 #include "worker/pool.h"
 #include "bench/bench_ir.h"
 

@@ -24,9 +24,9 @@
 #include <unistd.h>
 
 #include "jitfarm/error.h"
-#include "common/proto.h"
+#include "worker/proto.h"
 #include "common/util.h"
-#include "worker/compile.h"
+#include "compiler/compile.h"
 #include "worker/worker.h"
 
 extern char **environ;

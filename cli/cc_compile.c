@@ -17,7 +17,7 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
-#include "common/farmclient.h"
+#include "client/farmclient.h"
 #include "storage/store.h"
 #include "cli/cli.h"
 #include "cli/cc.h"

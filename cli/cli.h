@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "common/blob.h"
-#include "worker/compile.h"
+#include "compiler/compile.h"
 
 #define JF_EXIT_OK 0
 #define JF_EXIT_FAIL 1

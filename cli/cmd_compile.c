@@ -21,7 +21,7 @@
 #include "common/key.h"
 #include "common/util.h"
 #include "storage/store.h"
-#include "worker/compile.h"
+#include "compiler/compile.h"
 #include "cli/cli.h"
 
 static const jf_cli_backend_t *

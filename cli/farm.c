@@ -3,7 +3,7 @@
  *
  * With `--farm URL` (http://host:port or unix:PATH) on the command line,
  * or $JITFARM_FARM in the environment, compile, get, ls and stat talk to
- * a master's HTTP API (docs/api.md) through common/farmclient.c: the
+ * a master's HTTP API (docs/api.md) through client/farmclient.c: the
  * compile runs in the farm's sandboxed workers and is cached in the
  * farm's store, and the other verbs read that store through the master.
  * `--token T` (or $JITFARM_TOKEN) is the bearer token. main.c asks
@@ -18,7 +18,7 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
-#include "common/farmclient.h"
+#include "client/farmclient.h"
 #include "common/util.h"
 #include "cli/cli.h"
 

@@ -35,7 +35,7 @@
 #include "jitfarm/error.h"
 #include "common/blob.h"
 #include "common/util.h"
-#include "worker/compile.h"
+#include "compiler/compile.h"
 #include "worker/pool.h"
 #include "cli/cli.h"
 

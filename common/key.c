@@ -187,3 +187,34 @@ jf_features_canon(const char *in, char *out, size_t outlen)
 	out[used] = '\0';
 	return 0;
 }
+
+int
+jf_spec_set(jf_spec_t *s, const char *ns, const jf_key_t *program_id, const char *triple,
+    const char *cpu, const char *features, char opt, char *err, size_t errlen)
+{
+	const struct {
+		const char *name, *v;
+		char *dst;
+		size_t cap;
+	} f[] = {
+		{ "namespace", ns, s->ns, sizeof(s->ns) },
+		{ "triple", triple, s->triple, sizeof(s->triple) },
+		{ "cpu", cpu, s->cpu, sizeof(s->cpu) },
+		{ "features", features, s->features, sizeof(s->features) },
+	};
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		if (jf_strlcpy(f[i].dst, f[i].v ? f[i].v : "", f[i].cap) >= f[i].cap)
+			return jf_seterr(err, errlen, JF_ERR_TOOBIG, "%s is longer than %zu bytes",
+			    f[i].name, f[i].cap - 1);
+	if (opt != 0 && !jf_opt_valid(opt))
+		return jf_seterr(err, errlen, JF_ERR_INVAL, "bad opt level '%c'", opt);
+	s->opt = opt;
+	if (program_id != NULL) {
+		s->has_program = 1;
+		s->program_id = *program_id;
+	}
+	return 0;
+}

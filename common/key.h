@@ -53,6 +53,32 @@ typedef struct jf_keyspec {
 	const char *compiler;           /* NULL means jf_compiler_id() */
 } jf_keyspec_t;
 
+/*
+ * What to compile, as every request carries it: the master's parsed HTTP
+ * request, the farm client's request, the pool's job and the CLI's options
+ * all embed this one struct. Strings are owned (fixed, NUL-terminated,
+ * length-checked on the way in by jf_spec_set); "" means "the default"
+ * (host triple, baseline CPU, no features, the master's namespace), and
+ * opt 0 means '2'. It is not resolved: jf_target_resolve turns triple, cpu,
+ * features and opt into a jf_target_t.
+ */
+typedef struct jf_spec {
+	char ns[JF_NS_MAX];
+	int has_program;                /* 0: program_id is the SHA-256 of the IR */
+	jf_key_t program_id;
+	char triple[JF_TRIPLE_MAX];
+	char cpu[JF_CPU_MAX];
+	char features[JF_FEATURES_MAX];
+	char opt;                       /* '0' '1' '2' '3' 's' 'z'; 0 = '2' */
+} jf_spec_t;
+
+/* Fill a spec from borrowed strings (NULL = ""), program_id NULL for none.
+ * Returns 0, JF_ERR_TOOBIG (a string does not fit; names the field in err)
+ * or JF_ERR_INVAL (a bad opt level). */
+int jf_spec_set(jf_spec_t *s, const char *ns, const jf_key_t *program_id,
+    const char *triple, const char *cpu, const char *features, char opt,
+    char *err, size_t errlen);
+
 /* SHA-256 of len bytes (OpenSSL EVP). */
 void jf_sha256(const void *data, size_t len, uint8_t out[32]);
 

@@ -32,7 +32,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "master/master.h"
-#include "worker/compile.h"
+#include "compiler/compile.h"
 
 static void
 on_pool(evutil_socket_t fd, short what, void *arg)

@@ -43,7 +43,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "master/master.h"
-#include "worker/compile.h"
+#include "compiler/compile.h"
 
 #define NBUCKETS 4096
 

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "jitfarm/runtime.h"
-#include "common/farmclient.h"
+#include "client/farmclient.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "storage/store.h"

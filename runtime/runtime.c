@@ -19,7 +19,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "storage/store.h"
-#include "worker/compile.h"
+#include "compiler/compile.h"
 #include "rt_internal.h"
 
 /* ---- config ------------------------------------------------------------------ */

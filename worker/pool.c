@@ -43,7 +43,7 @@
 
 #include "jitfarm/error.h"
 #include "common/log.h"
-#include "common/proto.h"
+#include "worker/proto.h"
 #include "common/util.h"
 #include "worker/pool.h"
 #include "worker/worker.h"

@@ -29,7 +29,7 @@
 #include <sys/types.h>
 
 #include "common/blob.h"
-#include "worker/compile.h"
+#include "compiler/compile.h"
 
 typedef struct jf_pool jf_pool_t;
 

@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include "jitfarm/error.h"
-#include "common/proto.h"
+#include "worker/proto.h"
 #include "common/util.h"
 #include "worker/sandbox.h"
 

@@ -17,7 +17,7 @@
 #include <llvm/Support/ErrorHandling.h>
 #include <llvm/Support/raw_ostream.h>
 
-#include "common/proto.h"
+#include "worker/proto.h"
 #include "worker/worker.h"
 
 static int chan_fd = -1;

@@ -27,9 +27,9 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
-#include "common/proto.h"
+#include "worker/proto.h"
 #include "common/util.h"
-#include "worker/compile.h"
+#include "compiler/compile.h"
 #include "worker/worker.h"
 
 static uint64_t

@@ -30,7 +30,7 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
-#include "common/farmclient.h"
+#include "client/farmclient.h"
 #include "common/util.h"
 #include "support.h"
 #include "servers.h"

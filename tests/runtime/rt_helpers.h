@@ -20,7 +20,7 @@
 #include "common/key.h"
 #include "common/util.h"
 #include "storage/store.h"
-#include "worker/compile.h"
+#include "compiler/compile.h"
 #include "support.h"
 
 #pragma GCC diagnostic ignored "-Wunused-function"

@@ -1,5 +1,5 @@
 /*
- * test_compile.c - the compile engine (worker/compile.c) with real LLVM:
+ * test_compile.c - the compile engine (compiler/compile.c) with real LLVM:
  * .ll and clang-19-made .bc at O0 and O2 give ELF relocatable objects
  * with a full manifest, equal requests give byte-identical objects, and
  * every input the engine must refuse is refused with its own message.
@@ -15,7 +15,7 @@
 #include "common/blob.h"
 #include "common/key.h"
 #include "common/util.h"
-#include "worker/compile.h"
+#include "compiler/compile.h"
 #include "support.h"
 
 static const char add_ll[] =

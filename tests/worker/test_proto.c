@@ -1,5 +1,5 @@
 /*
- * test_proto.c - the frame protocol (common/proto.c): headers are
+ * test_proto.c - the frame protocol (worker/proto.c): headers are
  * checked before anything is allocated, requests survive encoding and
  * malformed ones are refused, and a 64 MiB frame crosses to a real
  * sandboxed worker and back, blocking and non-blocking, without deadlock.
@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "jitfarm/error.h"
-#include "common/proto.h"
+#include "worker/proto.h"
 #include "common/util.h"
-#include "worker/compile.h"
+#include "compiler/compile.h"
 #include "worker/worker.h"
 #include "support.h"
 

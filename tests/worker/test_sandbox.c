@@ -22,9 +22,9 @@
 
 #include "jitfarm/error.h"
 #include "common/key.h"
-#include "common/proto.h"
+#include "worker/proto.h"
 #include "common/util.h"
-#include "worker/compile.h"
+#include "compiler/compile.h"
 #include "worker/sandbox.h"
 #include "worker/worker.h"
 #include "support.h"

@@ -22,9 +22,9 @@
 #include "jitfarm/error.h"
 #include "common/key.h"
 #include "common/util.h"
-#include "worker/compile.h"
-#include "worker/llvm_shim.h"
-#include "worker/target.h"
+#include "compiler/compile.h"
+#include "compiler/llvm_shim.h"
+#include "compiler/target.h"
 
 /* Copy the arch (first component) of a triple into buf. */
 static void

@@ -34,8 +34,8 @@
 #include "common/blob.h"
 #include "common/key.h"
 #include "common/util.h"
-#include "worker/compile.h"
-#include "worker/target.h"
+#include "compiler/compile.h"
+#include "compiler/target.h"
 
 #define JF_MODULE_NAME "jitfarm-module"
 #define JF_BUFFER_NAME "jitfarm-input"

@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 #include "jitfarm/error.h"
-#include "common/proto.h"
+#include "worker/proto.h"
 #include "common/util.h"
-#include "worker/compile.h"
+#include "compiler/compile.h"
 
 void
 jf_frame_hdr_encode(uint8_t out[JF_PROTO_HDR_LEN], const jf_frame_hdr_t *h)

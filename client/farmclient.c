@@ -20,7 +20,7 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
-#include "common/farmclient.h"
+#include "client/farmclient.h"
 #include "common/util.h"
 
 #define BODY_MAX ((size_t)JF_BLOB_MAX_PAYLOAD + JF_BLOB_MAX_MANIFEST + 4096)
