@@ -51,6 +51,7 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
+#include "common/mem.h"
 #include "common/key.h"
 #include "common/util.h"
 #include "storage/store.h"
@@ -396,7 +397,7 @@ entry_get(cc_ctx_t *c, const jf_key_t *k, cc_entry_t *e)
 		r = JF_ERR_NOTFOUND;
 out:
 	jf_artifact_free(&art);
-	free(blob);
+	jf_free(blob);
 	return r;
 }
 
@@ -624,7 +625,7 @@ deliver(cc_ctx_t *c, const cc_entry_t *e)
 	replay(e->err, e->err_len);
 out:
 	jf_artifact_free(&art);
-	free(blob);
+	jf_free(blob);
 	return r;
 }
 
