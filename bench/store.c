@@ -28,6 +28,7 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
+#include "common/mem.h"
 #include "common/key.h"
 #include "common/util.h"
 #include "storage/store.h"
