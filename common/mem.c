@@ -40,7 +40,7 @@ jf_mem_register(void *(*alloc)(size_t, void *), void (*fr)(void *, void *), void
 	unsigned i, n;
 
 	if (err != NULL)
-		*err = 0;
+		*err = (alloc == NULL) != (fr == NULL) ? JF_ERR_INVAL : 0;
 	if (alloc == NULL || fr == NULL)
 		return NULL;
 	pthread_mutex_lock(&mem_table_lock);
