@@ -22,7 +22,10 @@
 #include "jitfarm/error.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "master/master.h"
+#include "common/mem.h"
+#include "common/key.h"
+#include "storage/store.h"
+#include "master/config.h"
 
 enum otype { O_STR, O_INT, O_U64, O_LEVEL, O_LISTEN };
 
@@ -112,7 +115,7 @@ listen_clear(jf_mconfig_t *c)
 	int i;
 
 	for (i = 0; i < c->nlisten; i++)
-		free(c->listen[i]);
+		jf_free(c->listen[i]);
 	c->nlisten = 0;
 }
 
@@ -124,9 +127,7 @@ listen_add(jf_mconfig_t *c, const char *v, char *err, size_t errlen)
 		    JF_MASTER_MAX_LISTEN);
 	if (*v == '\0')
 		return jf_seterr(err, errlen, JF_ERR_INVAL, "empty --listen");
-	if ((c->listen[c->nlisten] = strdup(v)) == NULL)
-		return jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
-	c->nlisten++;
+	c->listen[c->nlisten++] = jf_xstrdup(v);
 	return 0;
 }
 
@@ -141,9 +142,8 @@ set_opt(jf_mconfig_t *c, const opt_t *o, const char *v, const char *from,
 
 	switch (o->type) {
 	case O_STR:
-		free(*(char **)field);
-		if ((*(char **)field = strdup(v)) == NULL)
-			return jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
+		jf_free(*(char **)field);
+		*(char **)field = jf_xstrdup(v);
 		return 0;
 	case O_INT:
 	case O_U64:
@@ -311,8 +311,7 @@ jf_mconfig_load(jf_mconfig_t *c, int argc, char **argv, char *err, size_t errlen
 			cfg = argv[i] + 9;
 	}
 	if (cfg != NULL && *cfg != '\0') {
-		if ((c->config_path = strdup(cfg)) == NULL)
-			return jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
+		c->config_path = jf_xstrdup(cfg);
 		if ((r = load_file(c, cfg, err, errlen)) != 0)
 			return r;
 	}
@@ -347,8 +346,7 @@ jf_mconfig_load(jf_mconfig_t *c, int argc, char **argv, char *err, size_t errlen
 	if (c->store_url == NULL) {
 		char buf[1024];
 
-		if ((c->store_url = strdup(jf_store_default_url(buf, sizeof(buf)))) == NULL)
-			return jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
+		c->store_url = jf_xstrdup(jf_store_default_url(buf, sizeof(buf)));
 	}
 	if (c->workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -376,10 +374,10 @@ void
 jf_mconfig_free(jf_mconfig_t *c)
 {
 	listen_clear(c);
-	free(c->store_url);
-	free(c->tokens_path);
-	free(c->signing_key_path);
-	free(c->name);
-	free(c->config_path);
+	jf_free(c->store_url);
+	jf_free(c->tokens_path);
+	jf_free(c->signing_key_path);
+	jf_free(c->name);
+	jf_free(c->config_path);
 	memset(c, 0, sizeof(*c));
 }

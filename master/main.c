@@ -31,14 +31,16 @@
 #include "common/blob.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "master/master.h"
 #include "compiler/compile.h"
+#include "master/http.h"
 
 static void
 on_pool(evutil_socket_t fd, short what, void *arg)
 {
 	jf_master_t *ms = arg;
 
+	(void)fd;
+	(void)what;
 	jf_pool_dispatch(ms->pool);
 }
 
@@ -66,15 +68,21 @@ on_drain_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	jf_master_t *ms = arg;
 
+	(void)fd;
+	(void)what;
 	jf_warn("msg=\"drain deadline passed\" inflight=%u", jf_sched_inflight(ms->sched));
 	event_base_loopexit(ms->base, NULL);
 }
 
-void
-jf_master_maybe_done(jf_master_t *ms)
+/* A flight ended or an answer left: a drain is over when neither is left.
+ * Handed to the scheduler and to the replies as their idle callback. */
+static void
+on_idle(void *arg)
 {
+	jf_master_t *ms = arg;
+
 	if (ms->draining && !ms->closing && jf_sched_inflight(ms->sched) == 0 &&
-	    ms->sending == 0) {
+	    ms->rp.sending == 0) {
 		jf_info("msg=\"drained\"");
 		event_base_loopexit(ms->base, NULL);
 	}
@@ -89,13 +97,15 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		reload_tokens(ms);
 		return;
 	}
+	(void)what;
 	if (ms->draining)
 		return;
 	ms->draining = 1;
+	jf_sched_drain(ms->sched);
 	jf_info("msg=\"draining\" signal=%d inflight=%u", (int)sig,
 	    jf_sched_inflight(ms->sched));
 	jf_http_stop_accepting(ms);
-	jf_events_close_all(ms);
+	jf_events_close_all(ms->ev);
 	if (ms->drain_ev == NULL) {
 		struct timeval tv = { ms->cfg.drain_timeout_s, 0 };
 
@@ -103,7 +113,46 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		if (ms->drain_ev != NULL)
 			evtimer_add(ms->drain_ev, &tv);
 	}
-	jf_master_maybe_done(ms);
+	on_idle(ms);
+}
+
+static int
+events_start(jf_master_t *ms, char *err, size_t errlen)
+{
+	jf_events_opts_t eo;
+
+	memset(&eo, 0, sizeof(eo));
+	eo.base = ms->base;
+	eo.sq = ms->sq;
+	eo.rp = &ms->rp;
+	eo.m = &ms->m;
+	eo.store_url = ms->cfg.store_url;
+	return jf_events_start(&eo, &ms->ev, err, errlen);
+}
+
+static void
+sched_start(jf_master_t *ms)
+{
+	jf_sched_opts_t so;
+
+	memset(&so, 0, sizeof(so));
+	so.base = ms->base;
+	so.pool = ms->pool;
+	so.sq = ms->sq;
+	so.m = &ms->m;
+	so.store_url = ms->cfg.store_url;
+	so.producer = ms->name;
+	so.sign_key = ms->sign_key;
+	so.workers = ms->cfg.workers;
+	so.queue_limit = ms->cfg.queue_limit;
+	so.lease_ms = ms->cfg.lease_ms;
+	so.compile_timeout_s = ms->cfg.compile_timeout_s;
+	so.max_request_bytes = ms->cfg.max_request_bytes;
+	so.test_hold_ms = ms->test_hold_ms;
+	so.test_fail_put = ms->test_fail_put;
+	so.idle_fn = on_idle;
+	so.idle_arg = ms;
+	jf_sched_create(&so, &ms->sched);
 }
 
 static void
@@ -193,10 +242,11 @@ main(int argc, char **argv)
 		    ms.cfg.store_url, jf_errname(r), err);
 		goto out;
 	}
-	ms.store_ok = 1;
-	if (jf_sched_create(&ms, &ms.sched) != 0)
-		goto out;
-	if ((r = jf_events_start(&ms, err, sizeof(err))) != 0) {
+	ms.m.store_ok = 1;
+	ms.rp.m = &ms.m;
+	ms.rp.idle_fn = on_idle;
+	ms.rp.idle_arg = &ms;
+	if ((r = events_start(&ms, err, sizeof(err))) != 0) {
 		jf_error("msg=\"cannot start the events watcher\" detail=\"%s\"", err);
 		goto out;
 	}
@@ -216,6 +266,8 @@ main(int argc, char **argv)
 		jf_error("msg=\"cannot load the signing key\" detail=\"%s\"", err);
 		goto out;
 	}
+	/* the scheduler signs with the key, so it comes after it */
+	sched_start(&ms);
 	for (i = 0; signums[i] != 0; i++)
 		if ((sigs[i] = evsignal_new(ms.base, signums[i], on_signal, &ms)) == NULL ||
 		    event_add(sigs[i], NULL) != 0) {
@@ -233,15 +285,18 @@ main(int argc, char **argv)
 out:
 	/* tear down in reverse; callbacks that still arrive only free */
 	ms.closing = 1;
+	jf_sched_close(ms.sched);
 	if (ms.http != NULL)
 		jf_http_stop_accepting(&ms);
-	jf_events_close_all(&ms);
-	jf_events_stop(&ms);
+	jf_events_close_all(ms.ev);
+	jf_events_stop(ms.ev);
 	if (ms.pool != NULL)
 		jf_pool_destroy(ms.pool);
 	ms.pool = NULL;
 	jf_storeq_destroy(ms.sq);
 	ms.sq = NULL;
+	jf_events_free(ms.ev);
+	ms.ev = NULL;
 	jf_sched_free(ms.sched);
 	ms.sched = NULL;
 	if (ms.http != NULL)
