@@ -288,35 +288,12 @@ defaults(jf_mconfig_t *c)
 	c->quarantine_ttl_s = 600;
 }
 
-int
-jf_mconfig_load(jf_mconfig_t *c, int argc, char **argv, char *err, size_t errlen)
+/* The flags, last and strongest: --name value or --name=value. */
+static int
+load_flags(jf_mconfig_t *c, int argc, char **argv, char *err, size_t errlen)
 {
-	const char *cfg = getenv("JITFARM_CONFIG");
 	int i, r, flag_listens = 0;
 
-	defaults(c);
-	/* a first pass for --config and --help, which decide what comes next */
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			jf_mconfig_usage(stdout);
-			return 1;
-		}
-		if (strcmp(argv[i], "--version") == 0) {
-			printf("jitfarm-master %s\n", jf_compiler_id());
-			return 1;
-		}
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			cfg = argv[i + 1];
-		else if (strncmp(argv[i], "--config=", 9) == 0)
-			cfg = argv[i] + 9;
-	}
-	if (cfg != NULL && *cfg != '\0') {
-		c->config_path = jf_xstrdup(cfg);
-		if ((r = load_file(c, cfg, err, errlen)) != 0)
-			return r;
-	}
-	if ((r = load_env(c, err, errlen)) != 0)
-		return r;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v, *eq;
 		const opt_t *o;
@@ -341,6 +318,15 @@ jf_mconfig_load(jf_mconfig_t *c, int argc, char **argv, char *err, size_t errlen
 		if ((r = set_opt(c, o, v, "command line", err, errlen)) != 0)
 			return r;
 	}
+	return 0;
+}
+
+/* What nothing set: defaults that depend on the machine or on other options. */
+static int
+fill_unset(jf_mconfig_t *c, char *err, size_t errlen)
+{
+	int r;
+
 	if (c->nlisten == 0 && (r = listen_add(c, "127.0.0.1:7070", err, errlen)) != 0)
 		return r;
 	if (c->store_url == NULL) {
@@ -368,6 +354,38 @@ jf_mconfig_load(jf_mconfig_t *c, int argc, char **argv, char *err, size_t errlen
 	if (c->lease_ms == 0)
 		c->lease_ms = c->compile_timeout_s * 1000 + 10000;
 	return 0;
+}
+
+int
+jf_mconfig_load(jf_mconfig_t *c, int argc, char **argv, char *err, size_t errlen)
+{
+	const char *cfg = getenv("JITFARM_CONFIG");
+	int i, r;
+
+	defaults(c);
+	/* a first pass for --config and --help, which decide what comes next */
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			jf_mconfig_usage(stdout);
+			return 1;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("jitfarm-master %s\n", jf_compiler_id());
+			return 1;
+		}
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			cfg = argv[i + 1];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			cfg = argv[i] + 9;
+	}
+	if (cfg != NULL && *cfg != '\0') {
+		c->config_path = jf_xstrdup(cfg);
+		if ((r = load_file(c, cfg, err, errlen)) != 0)
+			return r;
+	}
+	if ((r = load_env(c, err, errlen)) != 0 || (r = load_flags(c, argc, argv, err, errlen)) != 0)
+		return r;
+	return fill_unset(c, err, errlen);
 }
 
 void

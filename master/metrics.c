@@ -112,11 +112,12 @@ hist_render(struct evbuffer *o, const char *name, const char *labels, const jf_h
 	evbuffer_add_printf(o, "# HELP " name " " help "\n# TYPE " name " gauge\n" \
 	    name " %llu\n", (unsigned long long)(v))
 
-void
-jf_metrics_render(const jf_metrics_t *m, const jf_metrics_gauges_t *g, struct evbuffer *o)
+/* Compiles, the cache, the pool, the store and the streams. */
+static void
+render_state(const jf_metrics_t *m, const jf_metrics_gauges_t *g, struct evbuffer *o)
 {
 	const jf_pool_stats_t *ps = &g->pool;
-	int i, j;
+	int i;
 
 	evbuffer_add_printf(o, "# HELP jitfarm_compiles_total Compiles run by this master, by result.\n"
 	    "# TYPE jitfarm_compiles_total counter\n");
@@ -166,6 +167,13 @@ jf_metrics_render(const jf_metrics_t *m, const jf_metrics_gauges_t *g, struct ev
 	    g->pool_ready);
 	GAUGE("jitfarm_draining", "1 after SIGTERM.", g->draining);
 	GAUGE("jitfarm_tokens", "Tokens loaded from the token file.", g->tokens);
+}
+
+/* Requests by route and status, and the latency histograms. */
+static void
+render_http(const jf_metrics_t *m, const jf_metrics_gauges_t *g, struct evbuffer *o)
+{
+	int i, j;
 
 	evbuffer_add_printf(o, "# HELP jitfarm_http_requests_total HTTP requests by route and "
 	    "status.\n# TYPE jitfarm_http_requests_total counter\n");
@@ -199,4 +207,11 @@ jf_metrics_render(const jf_metrics_t *m, const jf_metrics_gauges_t *g, struct ev
 	evbuffer_add_printf(o, "# HELP jitfarm_uptime_seconds Seconds since start.\n"
 	    "# TYPE jitfarm_uptime_seconds gauge\njitfarm_uptime_seconds %.3f\n",
 	    g->uptime_s);
+}
+
+void
+jf_metrics_render(const jf_metrics_t *m, const jf_metrics_gauges_t *g, struct evbuffer *o)
+{
+	render_state(m, g, o);
+	render_http(m, g, o);
 }
