@@ -445,6 +445,19 @@ store_submit(jf_flight_t *f, jf_storeq_job_fn fn, jf_storeq_done_fn done)
 	return r;
 }
 
+/* A store step of f finished: 0 when the loop is gone (f is freed then),
+ * else 1 with the result counted under op. */
+static int
+store_step_done(jf_flight_t *f, int op)
+{
+	if (f->s->closing) {
+		flight_free(f);
+		return 0;
+	}
+	jf_metrics_store_note(f->s->m, f->sres, op);
+	return 1;
+}
+
 static void
 on_lookup_done(void *arg)
 {
@@ -452,11 +465,8 @@ on_lookup_done(void *arg)
 	jf_sched_t *s = f->s;
 	char msg[512];
 
-	if (s->closing) {
-		flight_free(f);
+	if (!store_step_done(f, JF_MSTORE_GET))
 		return;
-	}
-	jf_metrics_store_note(s->m, f->sres, JF_MSTORE_GET);
 	if (f->sres == 0) {
 		s->m->hits++;
 		flight_ok(f, 1);
@@ -601,14 +611,10 @@ static void
 on_put_done(void *arg)
 {
 	jf_flight_t *f = arg;
-	jf_sched_t *s = f->s;
 	char msg[512];
 
-	if (s->closing) {
-		flight_free(f);
+	if (!store_step_done(f, JF_MSTORE_PUT))
 		return;
-	}
-	jf_metrics_store_note(s->m, f->sres, JF_MSTORE_PUT);
 	if (f->sres != 0) {
 		snprintf(msg, sizeof(msg), "compiled, but the store refused the artifact: %s (%s)",
 		    f->serr[0] ? f->serr : jf_strerror(f->sres), jf_errname(f->sres));

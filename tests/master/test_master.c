@@ -1073,63 +1073,56 @@ key_header(const hbuf_t *b, char hex[65])
 	ck_assert(sscanf(p + 15, "%64s", hex) == 1);
 }
 
-START_TEST(t_query_strict)
+/* POST add_ll to /v1/compile?query: the status must be want, and the
+ * body must name what (when given); the key header goes to hex (when given). */
+static void
+query_post(const master_t *m, const char *query, long want, const char *what, char *hex)
 {
-	master_t m;
-	char url[512], k1[65], k2[65];
+	char url[512];
 	hbuf_t b;
+	long st;
 
-	master_start(&m, "m-query", NULL);
-	/* '+' is a plus: features=+avx2 as documented, the same as %2B */
-	snprintf(url, sizeof(url), "%s/v1/compile?namespace=q&features=+avx2", m.url);
-	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), NULL, &b), 200);
-	key_header(&b, k1);
-	hb_free(&b);
-	snprintf(url, sizeof(url), "%s/v1/compile?namespace=q&features=%%2Bavx2", m.url);
-	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), NULL, &b), 200);
-	key_header(&b, k2);
-	ck_assert_ptr_nonnull(strcasestr(b.hdrs, "X-Jitfarm-Cache: hit"));
-	hb_free(&b);
-	ck_assert_str_eq(k1, k2);
-	/* and not the same as no features */
-	snprintf(url, sizeof(url), "%s/v1/compile?namespace=q", m.url);
-	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), NULL, &b), 200);
-	key_header(&b, k2);
-	hb_free(&b);
-	ck_assert_str_ne(k1, k2);
-
-	/* a name given twice: which one counts is nobody's guess, so 400 */
-	snprintf(url, sizeof(url), "%s/v1/compile?opt=2&opt=3", m.url);
-	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), NULL, &b), 400);
-	ck_assert_ptr_nonnull(strstr(b.p, "twice"));
-	hb_free(&b);
-	snprintf(url, sizeof(url), "%s/v1/compile?namespace=a&namespace=b", m.url);
-	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), NULL, &b), 400);
-	hb_free(&b);
-	/* a NUL in a value would cut it short somewhere: 400 */
-	snprintf(url, sizeof(url), "%s/v1/compile?namespace=a%%00b", m.url);
-	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), NULL, &b), 400);
-	ck_assert_ptr_nonnull(strstr(b.p, "\"error\":\"invalid\""));
-	hb_free(&b);
-	/* a bad escape and an unknown name */
-	snprintf(url, sizeof(url), "%s/v1/compile?namespace=%%zz", m.url);
-	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), NULL, &b), 400);
-	hb_free(&b);
-	snprintf(url, sizeof(url), "%s/v1/compile?nosuch=1", m.url);
-	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), NULL, &b), 400);
-	ck_assert_ptr_nonnull(strstr(b.p, "nosuch"));
-	hb_free(&b);
-	/* the error body is JSON even when the message quotes the request */
-	snprintf(url, sizeof(url), "%s/v1/compile?%%22%%7D%%0A=1", m.url);
-	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), NULL, &b), 400);
-	{
+	snprintf(url, sizeof(url), "%s/v1/compile?%s", m->url, query);
+	st = http("POST", url, add_ll, strlen(add_ll), NULL, &b);
+	ck_assert_msg(st == want, "?%s: %ld, not %ld (%s)", query, st, want, b.p ? b.p : "");
+	if (what != NULL)
+		ck_assert_msg(strstr(b.p, what) != NULL || strcasestr(b.hdrs, what) != NULL,
+		    "?%s: no \"%s\" in %s", query, what, b.p);
+	if (hex != NULL)
+		key_header(&b, hex);
+	if (want != 200) {
 		json_t *j = NULL;
 
+		/* the error body is JSON even when the message quotes the request */
 		ck_assert_msg(jf_json_parse(b.p, b.n, &j, NULL, 0) == 0, "%s", b.p);
 		ck_assert_str_eq(json_string_value(json_object_get(j, "error")), "invalid");
 		json_decref(j);
 	}
 	hb_free(&b);
+}
+
+START_TEST(t_query_strict)
+{
+	master_t m;
+	char k1[65], k2[65];
+
+	master_start(&m, "m-query", NULL);
+	/* '+' is a plus: features=+avx2 as documented, the same as %2B */
+	query_post(&m, "namespace=q&features=+avx2", 200, NULL, k1);
+	query_post(&m, "namespace=q&features=%2Bavx2", 200, "X-Jitfarm-Cache: hit", k2);
+	ck_assert_str_eq(k1, k2);
+	/* and not the same as no features */
+	query_post(&m, "namespace=q", 200, NULL, k2);
+	ck_assert_str_ne(k1, k2);
+	/* a name given twice: which one counts is nobody's guess, so 400 */
+	query_post(&m, "opt=2&opt=3", 400, "twice", NULL);
+	query_post(&m, "namespace=a&namespace=b", 400, "twice", NULL);
+	/* a NUL in a value would cut it short somewhere: 400 */
+	query_post(&m, "namespace=a%00b", 400, NULL, NULL);
+	/* a bad escape, an unknown name, one that is JSON and SSE syntax */
+	query_post(&m, "namespace=%zz", 400, NULL, NULL);
+	query_post(&m, "nosuch=1", 400, "nosuch", NULL);
+	query_post(&m, "%22%7D%0A=1", 400, NULL, NULL);
 	master_stop(&m);
 }
 END_TEST
