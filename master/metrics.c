@@ -51,7 +51,7 @@ jf_metrics_hist_add(jf_hist_t *h, uint64_t ns)
 }
 
 void
-jf_metrics_request(jf_metrics_t *m, int route, int status, uint64_t ns)
+jf_metrics_request_note(jf_metrics_t *m, int route, int status, uint64_t ns)
 {
 	int i;
 

@@ -56,7 +56,7 @@ typedef struct jf_metrics_gauges {
 /* Store operations, for jf_metrics_store_note. */
 enum { JF_MSTORE_GET = 'g', JF_MSTORE_PUT = 'p', JF_MSTORE_DEL = 'd', JF_MSTORE_OTHER = 'o' };
 
-void jf_metrics_request(jf_metrics_t *m, int route, int status, uint64_t ns);
+void jf_metrics_request_note(jf_metrics_t *m, int route, int status, uint64_t ns);
 /* Record a store operation's result r: a failure (not a miss, not
  * JF_ERR_CLOSED) counts under op and clears store_ok; success sets it. */
 void jf_metrics_store_note(jf_metrics_t *m, int r, int op);

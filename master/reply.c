@@ -93,7 +93,7 @@ jf_reply_finish(jf_reply_t *rp, struct evhttp_request *req, int route, uint64_t 
 	char path[160];
 	size_t n;
 
-	jf_metrics_request(rp->m, route, status, ns);
+	jf_metrics_request_note(rp->m, route, status, ns);
 	if (jf_log_get_level() < JF_LOG_INFO)
 		return;
 	/* the path only, bounded, without the query */
