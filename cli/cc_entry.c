@@ -185,7 +185,7 @@ jf_cc_entry_get(struct jf_store *s, const jf_key_t *k, jf_cc_entry_t *e)
 		r = JF_ERR_NOTFOUND;
 out:
 	jf_artifact_free(&art);
-	free(blob);     /* the store's buffer is the C library's */
+	jf_free(blob);  /* the store returns jf_malloc memory */
 	return r;
 }
 

@@ -172,7 +172,7 @@ batch_summarise(jf_store_t *s, batch_t *b)
 			j = summary_json(hex, &m, len);
 			jf_manifest_free(&m);
 		}
-		free(blob);     /* the store's buffer */
+		jf_free(blob);  /* the store's buffer */
 		if (j == NULL)
 			j = json_pack("{s:s}", "key", hex);
 		if (j != NULL && jf_json_dump(j, &out) == 0) {

@@ -358,7 +358,7 @@ sreq_reply(jf_master_t *ms, sreq_t *sr)
 static void
 sreq_free(sreq_t *sr)
 {
-	free(sr->blob);         /* the store's buffer */
+	jf_free(sr->blob);      /* the store's buffer */
 	if (sr->list != NULL)
 		evbuffer_free(sr->list);
 	jf_free(sr);

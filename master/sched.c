@@ -197,7 +197,7 @@ flight_free(jf_flight_t *f)
 	if (f->timer != NULL)
 		event_free(f->timer);
 	jf_free(f->ir);
-	free(f->blob);          /* from the store or the blob encoder */
+	jf_free(f->blob);       /* a store get's, or the encoder's copied */
 	jf_free(f);
 }
 
@@ -506,6 +506,8 @@ hold_then_put(evutil_socket_t fd, short what, void *arg)
 static int
 compiled_encode(jf_flight_t *f, jf_artifact_t *art, const char **msg)
 {
+	uint8_t *enc = NULL;
+	size_t elen = 0;
 	int r;
 
 	if (!jf_key_eq(&art->m.key, &f->key)) {
@@ -513,9 +515,16 @@ compiled_encode(jf_flight_t *f, jf_artifact_t *art, const char **msg)
 		*msg = "worker returned an artifact for another key";
 		return JF_ERR_PROTO;
 	}
-	/* the blob is what every waiter gets and what the store holds */
-	r = jf_blob_encode(art, f->s->o.sign_key, &f->blob, &f->blob_len);
+	/* the blob is what every waiter gets and what the store holds; it
+	 * is jf_free'd like a store get's, and jf_blob_encode's is libc's */
+	r = jf_blob_encode(art, f->s->o.sign_key, &enc, &elen);
 	jf_artifact_free(art);
+	if (r == 0) {
+		f->blob = jf_xmalloc(elen ? elen : 1);
+		memcpy(f->blob, enc, elen);
+		f->blob_len = elen;
+	}
+	free(enc);
 	*msg = "cannot encode the artifact";
 	return r;
 }
