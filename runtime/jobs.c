@@ -125,12 +125,9 @@ farm_compile(worker_t *w, const uint64_t id[4], jf_farm_result_t *res, char *err
 	memcpy(pid.b, id, 32);
 	fc.ir = ir;
 	fc.ir_len = irlen;
-	fc.ns = rt->ns;
-	fc.program_id = &pid;
-	fc.triple = rt->target.triple;
-	fc.cpu = rt->target.cpu;
-	fc.features = rt->target.features;
-	fc.opt = rt->target.opt;
+	if ((r = jf_spec_set(&fc.spec, rt->ns, &pid, rt->target.triple, rt->target.cpu,
+	    rt->target.features, rt->target.opt, err, errlen)) != 0)
+		goto out;
 	atomic_fetch_add(&rt->st_compiles, 1);
 	r = jf_farm_compile(w->farm, &fc, res, err, errlen);
 out:
