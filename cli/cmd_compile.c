@@ -55,11 +55,9 @@ jf_cli_compile_cached(const jf_cli_compile_opts_t *o, const uint8_t *ir,
 	memset(&req, 0, sizeof(req));
 	req.ir = ir;
 	req.ir_len = ir_len;
-	req.ns = o->ns;
-	req.triple = o->triple;
-	req.cpu = o->cpu;
-	req.features = o->features;
-	req.opt = o->opt;
+	if ((r = jf_spec_set(&req.spec, o->ns, NULL, o->triple, o->cpu, o->features,
+	    o->opt, err, errlen)) != 0)
+		return r;
 	req.symbols = o->nsymbols ? o->symbols : NULL;
 	req.nsymbols = o->nsymbols;
 	jf_cli_store_url(o->store_url, url, sizeof(url));

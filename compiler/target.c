@@ -21,8 +21,9 @@
 
 #include "jitfarm/error.h"
 #include "common/key.h"
+#include "common/mem.h"
 #include "common/util.h"
-#include "compiler/compile.h"
+#include "compiler/llvm_init.h"
 #include "compiler/llvm_shim.h"
 #include "compiler/target.h"
 
@@ -110,7 +111,7 @@ host_features(const char *triple, char *out, size_t outlen, char *err, size_t er
 
 	if (raw == NULL)
 		return JF_ERR_NOMEM;
-	if ((known = malloc(JF_FEATURES_MAX * 2)) == NULL) {
+	if ((known = jf_malloc(JF_FEATURES_MAX * 2)) == NULL) {
 		r = JF_ERR_NOMEM;
 		goto out;
 	}
@@ -125,7 +126,7 @@ host_features(const char *triple, char *out, size_t outlen, char *err, size_t er
 		jf_seterr(err, errlen, JF_ERR_TARGET, "host CPU features: %s",
 		    jf_strerror(r));
 out:
-	free(known);
+	jf_free(known);
 	LLVMDisposeMessage(raw);
 	return r == 0 ? 0 : JF_ERR_TARGET;
 }
@@ -175,8 +176,8 @@ jf_target_resolve(const char *triple, const char *cpu, const char *features,
 	triple_arch(out->triple, arch, sizeof(arch));
 
 	/* CPU, and features for "host" */
-	if ((merged = calloc(1, JF_FEATURES_MAX * 2)) == NULL ||
-	    (canon = calloc(1, JF_FEATURES_MAX)) == NULL) {
+	if ((merged = jf_calloc(1, JF_FEATURES_MAX * 2)) == NULL ||
+	    (canon = jf_calloc(1, JF_FEATURES_MAX)) == NULL) {
 		r = JF_ERR_NOMEM;
 		goto out;
 	}
@@ -246,8 +247,8 @@ jf_target_resolve(const char *triple, const char *cpu, const char *features,
 out:
 	if (r != 0)
 		memset(out, 0, sizeof(*out));
-	free(merged);
-	free(canon);
+	jf_free(merged);
+	jf_free(canon);
 	LLVMDisposeMessage(lerr);
 	LLVMDisposeMessage(hostcpu);
 	LLVMDisposeMessage(deftriple);

@@ -517,12 +517,8 @@ start_compile(jf_flight_t *f)
 	memset(&rq, 0, sizeof(rq));
 	rq.ir = f->ir;
 	rq.ir_len = f->ir_len;
-	rq.ns = f->cr.ns;
-	rq.program_id = f->cr.has_program ? &f->cr.program_id : NULL;
-	rq.triple = f->cr.triple;
-	rq.cpu = f->cr.cpu;
-	rq.features = f->cr.features;
-	rq.opt = f->cr.opt;
+	jf_spec_set(&rq.spec, f->cr.ns, f->cr.has_program ? &f->cr.program_id : NULL, f->cr.triple,
+	    f->cr.cpu, f->cr.features, f->cr.opt, NULL, 0);  /* fits: the same fixed sizes */
 	rq.max_ir_bytes = (size_t)ms->cfg.max_request_bytes;
 	rq.producer = ms->name;
 	f->state = F_COMPILE;
@@ -612,12 +608,8 @@ jf_sched_compile(jf_master_t *ms, struct evhttp_request *req, uint64_t t0,
 	memset(&rq, 0, sizeof(rq));
 	rq.ir = ir;
 	rq.ir_len = ir_len;
-	rq.ns = cr->ns;
-	rq.program_id = cr->has_program ? &cr->program_id : NULL;
-	rq.triple = cr->triple;
-	rq.cpu = cr->cpu;
-	rq.features = cr->features;
-	rq.opt = cr->opt;
+	jf_spec_set(&rq.spec, cr->ns, cr->has_program ? &cr->program_id : NULL, cr->triple,
+	    cr->cpu, cr->features, cr->opt, NULL, 0);  /* fits: the same fixed sizes */
 	rq.max_ir_bytes = (size_t)ms->cfg.max_request_bytes;
 	if ((r = jf_compile_key(&rq, &target, &key, err, sizeof(err))) != 0) {
 		jf_reply_error(ms, req, JF_ROUTE_COMPILE, t0, jf_status_for(r), r, NULL,

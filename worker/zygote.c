@@ -32,10 +32,11 @@
 #include <unistd.h>
 
 #include "jitfarm/error.h"
+#include "common/fdpass.h"
 #include "common/key.h"
-#include "worker/proto.h"
 #include "common/util.h"
 #include "compiler/compile.h"
+#include "worker/proto.h"
 #include "worker/pool.h"
 #include "worker/worker.h"
 
@@ -68,39 +69,14 @@ zy_send(int ctl, uint16_t type, uint64_t id, int32_t status, const void *payload
     size_t len, const int *fds, int nfds)
 {
 	uint8_t buf[JF_PROTO_HDR_LEN + 64];
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(2 * sizeof(int))];
-	} cm;
 	jf_frame_hdr_t h = { .type = type, .id = id, .len = len, .status = status };
-	struct iovec iov;
-	struct msghdr mh;
 
 	if (len > 64)
 		return -1;
 	jf_frame_hdr_encode(buf, &h);
 	if (len > 0)
 		memcpy(buf + JF_PROTO_HDR_LEN, payload, len);
-	iov.iov_base = buf;
-	iov.iov_len = JF_PROTO_HDR_LEN + len;
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	if (nfds > 0) {
-		memset(&cm, 0, sizeof(cm));
-		mh.msg_control = cm.b;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		cm.h.cmsg_level = SOL_SOCKET;
-		cm.h.cmsg_type = SCM_RIGHTS;
-		cm.h.cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(&cm.h), fds, nfds * sizeof(int));
-	}
-	for (;;) {
-		if (sendmsg(ctl, &mh, MSG_NOSIGNAL) >= 0)
-			return 0;
-		if (errno != EINTR)
-			return -1;
-	}
+	return jf_fd_send(ctl, buf, JF_PROTO_HDR_LEN + len, fds, nfds);
 }
 
 static void

@@ -59,7 +59,7 @@ req_ll(const char *text)
 	memset(&r, 0, sizeof(r));
 	r.ir = (const uint8_t *)text;
 	r.ir_len = strlen(text);
-	r.opt = '1';
+	r.spec.opt = '1';
 	r.producer = "test";
 	return r;
 }
