@@ -115,8 +115,9 @@ int jf_cli_parse_size(const char *s, uint64_t *out);
 int jf_cli_compile_cached(const jf_cli_compile_opts_t *o, const uint8_t *ir,
     size_t ir_len, jf_artifact_t *out, int *hit, char *err, size_t errlen);
 
-/* The local backend (local.c): the compile runs in a separate process,
- * so a crash in LLVM costs that process and not the command. */
+/* The local backend (local.c): the compile runs in a sandboxed worker of
+ * the pool, so a crash in LLVM costs that worker and not the command, and
+ * comes back as the pool's error. */
 int jf_cli_local_wanted(const jf_cli_compile_opts_t *o);
 int jf_cli_local_compile(const jf_cli_compile_opts_t *o, const jf_compile_req_t *req,
     jf_artifact_t *out, char *err, size_t errlen);
