@@ -315,19 +315,73 @@ field_fixed(const uint8_t *v, uint32_t len, char *out, size_t cap)
 	return 0;
 }
 
+/* What the decoder has gathered so far besides the request itself. */
+typedef struct decoding {
+	const char **syms;
+	size_t nsyms, cap;
+	int have_ir;
+} decoding_t;
+
+/* One field into req (or d). Returns 0, JF_ERR_PROTO or JF_ERR_NOMEM. */
+static int
+field_take(jf_compile_req_t *req, decoding_t *d, uint32_t tag, const uint8_t *v,
+    uint32_t flen)
+{
+	jf_spec_t *s = &req->spec;
+
+	switch (tag) {
+	case F_IR:
+		req->ir = v;
+		req->ir_len = flen;
+		d->have_ir = 1;
+		return 0;
+	case F_NS: return field_fixed(v, flen, s->ns, sizeof(s->ns));
+	case F_TRIPLE: return field_fixed(v, flen, s->triple, sizeof(s->triple));
+	case F_CPU: return field_fixed(v, flen, s->cpu, sizeof(s->cpu));
+	case F_FEATURES: return field_fixed(v, flen, s->features, sizeof(s->features));
+	case F_PRODUCER: return field_str(v, flen, &req->producer);
+	case F_PID:
+		if (flen != JF_KEY_LEN)
+			return JF_ERR_PROTO;
+		memcpy(s->program_id.b, v, JF_KEY_LEN);
+		s->has_program = 1;
+		return 0;
+	case F_OPT:
+		if (flen != 1)
+			return JF_ERR_PROTO;
+		s->opt = (char)v[0];
+		return 0;
+	case F_MAXIR:
+		if (flen != 8)
+			return JF_ERR_PROTO;
+		req->max_ir_bytes = jf_get_u64(v);
+		return 0;
+	case F_SYMBOL:
+		if (d->nsyms == JF_PROTO_MAX_SYMBOLS)
+			return JF_ERR_PROTO;
+		if (jf_vec_grow((void **)&d->syms, &d->cap, d->nsyms + 1, sizeof(*d->syms)) != 0)
+			return JF_ERR_NOMEM;
+		if (field_str(v, flen, &d->syms[d->nsyms]) != 0)
+			return JF_ERR_PROTO;
+		d->nsyms++;
+		return 0;
+	default:
+		return JF_ERR_PROTO;    /* an unknown field is a protocol break */
+	}
+}
+
 int
 jf_proto_req_decode(const uint8_t *buf, size_t len, jf_compile_req_t *req,
     const char ***names)
 {
-	const char **syms = NULL;
-	size_t off, nsyms = 0, cap = 0;
-	int r = JF_ERR_PROTO, have_ir = 0;
+	decoding_t d = { NULL, 0, 0, 0 };
+	size_t off;
+	int r = JF_ERR_PROTO;
 
 	memset(req, 0, sizeof(*req));
 	*names = NULL;
 	for (off = 0; off < len;) {
 		uint32_t tag, flen;
-		const uint8_t *v;
 
 		if (len - off < 8)
 			goto out;
@@ -336,74 +390,20 @@ jf_proto_req_decode(const uint8_t *buf, size_t len, jf_compile_req_t *req,
 		off += 8;
 		if (flen > len - off)
 			goto out;
-		v = buf + off;
+		if ((r = field_take(req, &d, tag, buf + off, flen)) != 0)
+			goto out;
+		r = JF_ERR_PROTO;
 		off += flen;
-		switch (tag) {
-		case F_IR:
-			req->ir = v;
-			req->ir_len = flen;
-			have_ir = 1;
-			break;
-		case F_NS:
-			if (field_fixed(v, flen, req->spec.ns, sizeof(req->spec.ns)))
-				goto out;
-			break;
-		case F_PID:
-			if (flen != JF_KEY_LEN)
-				goto out;
-			memcpy(req->spec.program_id.b, v, JF_KEY_LEN);
-			req->spec.has_program = 1;
-			break;
-		case F_TRIPLE:
-			if (field_fixed(v, flen, req->spec.triple, sizeof(req->spec.triple)))
-				goto out;
-			break;
-		case F_CPU:
-			if (field_fixed(v, flen, req->spec.cpu, sizeof(req->spec.cpu)))
-				goto out;
-			break;
-		case F_FEATURES:
-			if (field_fixed(v, flen, req->spec.features, sizeof(req->spec.features)))
-				goto out;
-			break;
-		case F_OPT:
-			if (flen != 1)
-				goto out;
-			req->spec.opt = (char)v[0];
-			break;
-		case F_SYMBOL:
-			if (nsyms == JF_PROTO_MAX_SYMBOLS)
-				goto out;
-			if (jf_vec_grow((void **)&syms, &cap, nsyms + 1, sizeof(*syms)) != 0) {
-				r = JF_ERR_NOMEM;
-				goto out;
-			}
-			if (field_str(v, flen, &syms[nsyms]))
-				goto out;
-			nsyms++;
-			break;
-		case F_MAXIR:
-			if (flen != 8)
-				goto out;
-			req->max_ir_bytes = jf_get_u64(v);
-			break;
-		case F_PRODUCER:
-			if (field_str(v, flen, &req->producer))
-				goto out;
-			break;
-		default:
-			goto out;      /* an unknown field is a protocol break */
-		}
 	}
-	if (!have_ir)
+	if (!d.have_ir)
 		goto out;
-	req->symbols = syms;
-	req->nsymbols = nsyms;
-	*names = syms;     /* the caller owns the array */
-	syms = NULL;
+	req->symbols = d.syms;
+	req->nsymbols = d.nsyms;
+	*names = d.syms;        /* the caller owns the array */
+	d.syms = NULL;
 	r = 0;
 out:
-	jf_free(syms);
+	jf_free(d.syms);
 	if (r != 0)
 		memset(req, 0, sizeof(*req));
 	return r;
