@@ -345,14 +345,7 @@ jf_pool_compile(jf_pool_t *p, const jf_compile_req_t *req, int timeout_ms,
 int
 jf_pool_ready(jf_pool_t *p)
 {
-	int r;
-
-	if (p == NULL)
-		return 0;
-	pthread_mutex_lock(&p->mu);
-	r = p->zready;
-	pthread_mutex_unlock(&p->mu);
-	return r;
+	return jf_pool_zygote_pid(p) > 0;       /* its pid is known once it said hello */
 }
 
 void
