@@ -6,7 +6,7 @@
  * A new subcommand is a new file plus one row. The compile path that
  * every compiling command uses (compile, and a C-compiler wrapper) is
  * jf_cli_compile_cached(): derive the key, look in the store, and on a
- * miss compile through a backend (backend table in main.c: the local
+ * miss compile through a backend (backend table in cmd_compile.c: the local
  * sandboxed compile in local.c; a farm client can be added as a row),
  * store the result and count the hit or miss in the stats file.
  *
@@ -63,7 +63,6 @@ typedef struct jf_cli_backend {
 } jf_cli_backend_t;
 
 extern const jf_cli_cmd_t jf_cli_cmds[];
-extern const jf_cli_backend_t jf_cli_backends[];
 
 /* The program name for messages ("jitfarm"). */
 extern const char *jf_cli_prog;

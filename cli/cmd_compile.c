@@ -24,12 +24,21 @@
 #include "compiler/compile.h"
 #include "cli/cli.h"
 
+/* Tried in order on a cache miss; the first that wants the options
+ * compiles. A farm client goes before "local" (wanted when --farm is
+ * given). Kept here, with its only user, so the compile path does not
+ * reach back into main.c. */
+static const jf_cli_backend_t backends[] = {
+	{ "local", jf_cli_local_wanted, jf_cli_local_compile },
+	{ NULL, NULL, NULL }
+};
+
 static const jf_cli_backend_t *
 pick_backend(const jf_cli_compile_opts_t *o)
 {
 	const jf_cli_backend_t *b;
 
-	for (b = jf_cli_backends; b->name != NULL; b++)
+	for (b = backends; b->name != NULL; b++)
 		if (b->wanted(o))
 			return b;
 	return NULL;
