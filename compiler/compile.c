@@ -381,7 +381,7 @@ stage_target(job_t *j)
 	LLVMDisposeTargetData(td);
 	mod_triple = LLVMGetTarget(j->mod);
 	if (mod_triple != NULL && mod_triple[0] != '\0' &&
-	    !jf_triple_compatible(mod_triple, j->target.triple)) {
+	    !jf_target_triple_compatible(mod_triple, j->target.triple)) {
 		jf_seterr(j->err, j->errlen, r,
 		    "module triple '%s' contradicts the requested target '%s'",
 		    mod_triple, j->target.triple);

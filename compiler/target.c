@@ -40,7 +40,7 @@ triple_arch(const char *triple, char *buf, size_t len)
 }
 
 int
-jf_triple_normalize(const char *in, char *out, size_t outlen)
+jf_target_triple_normalize(const char *in, char *out, size_t outlen)
 {
 	char *norm = LLVMNormalizeTargetTriple(in);
 	int r = 0;
@@ -75,14 +75,14 @@ triple_split(const char *triple, char parts[4][JF_TRIPLE_MAX])
 }
 
 int
-jf_triple_compatible(const char *module_triple, const char *want)
+jf_target_triple_compatible(const char *module_triple, const char *want)
 {
 	char a[JF_TRIPLE_MAX], b[JF_TRIPLE_MAX];
 	char pa[4][JF_TRIPLE_MAX], pb[4][JF_TRIPLE_MAX];
 	int i;
 
-	if (jf_triple_normalize(module_triple, a, sizeof(a)) != 0 ||
-	    jf_triple_normalize(want, b, sizeof(b)) != 0)
+	if (jf_target_triple_normalize(module_triple, a, sizeof(a)) != 0 ||
+	    jf_target_triple_normalize(want, b, sizeof(b)) != 0)
 		return 0;
 	if (strcmp(a, b) == 0)
 		return 1;
@@ -145,7 +145,7 @@ triple_resolve(const char *triple, const char *deftriple, jf_target_t *out, char
 		triple = deftriple;
 	if (strlen(triple) >= JF_TRIPLE_MAX)
 		return jf_seterr(err, errlen, JF_ERR_TARGET, "target triple too long");
-	if (jf_triple_normalize(triple, out->triple, sizeof(out->triple)) != 0)
+	if (jf_target_triple_normalize(triple, out->triple, sizeof(out->triple)) != 0)
 		return jf_seterr(err, errlen, JF_ERR_TARGET, "bad target triple '%s'", triple);
 	if (LLVMGetTargetFromTriple(out->triple, &tgt, &lerr) != 0)
 		r = jf_seterr(err, errlen, JF_ERR_TARGET, "unknown target '%s': %s",

@@ -21,10 +21,10 @@ int jf_target_resolve(const char *triple, const char *cpu, const char *features,
     char opt, jf_target_t *out, char *err, size_t errlen);
 
 /* LLVM's normal form of a triple into out. Returns 0 or a jf_err. */
-int jf_triple_normalize(const char *in, char *out, size_t outlen);
+int jf_target_triple_normalize(const char *in, char *out, size_t outlen);
 
 /* 1 when a module written for module_triple can be built for want:
  * equal after normalisation, or differing only in an "unknown" vendor. */
-int jf_triple_compatible(const char *module_triple, const char *want);
+int jf_target_triple_compatible(const char *module_triple, const char *want);
 
 #endif

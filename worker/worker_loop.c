@@ -79,7 +79,7 @@ test_fault(const jf_compile_req_t *req, const jf_sandbox_conf_t *conf)
 			m[0] = 1;
 			got += 16u << 20;
 		}
-		jf_worker_oom("allocation failed at the worker's memory limit");
+		jf_worker_oom_exit("allocation failed at the worker's memory limit");
 #else
 		jf_worker_test_alloc_forever(conf->mem_limit);
 #endif
@@ -118,7 +118,7 @@ serve_compile(int fd, uint64_t id, const uint8_t *buf, size_t len,
 	memset(&t, 0, sizeof(t));
 	if ((r = jf_proto_req_decode(buf, len, &req, &names)) != 0) {
 		if (r == JF_ERR_NOMEM)
-			jf_worker_oom("request decoding");
+			jf_worker_oom_exit("request decoding");
 		answer_error(fd, id, JF_ERR_PROTO, "malformed compile request");
 		goto out;
 	}
@@ -129,14 +129,14 @@ serve_compile(int fd, uint64_t id, const uint8_t *buf, size_t len,
 #endif
 	r = jf_compile(&req, &art, &t, err, sizeof(err));
 	if (r == JF_ERR_NOMEM)
-		jf_worker_oom(err[0] ? err : "compile");
+		jf_worker_oom_exit(err[0] ? err : "compile");
 	if (r != 0) {
 		answer_error(fd, id, r, err[0] ? err : "compile failed");
 		goto out;
 	}
 	r = jf_blob_encode(&art, NULL, &blob, &bloblen);
 	if (r == JF_ERR_NOMEM || (r == 0 && (out = jf_malloc(JF_RESULT_PREFIX_LEN + bloblen)) == NULL))
-		jf_worker_oom("result encoding");
+		jf_worker_oom_exit("result encoding");
 	if (r != 0) {
 		answer_error(fd, id, r, "artifact encoding failed");
 		goto out;
@@ -162,7 +162,7 @@ jf_worker_run(int fd, const jf_sandbox_conf_t *conf)
 {
 	char err[256];
 
-	jf_worker_llvm_handlers(fd);
+	jf_worker_llvm_handlers_install(fd);
 #ifdef JF_TEST_HOOKS
 	/* a worker that cannot start, for the crash-loop test */
 	if (getenv("JITFARM_TEST_WORKER_EXIT") != NULL)
@@ -181,7 +181,7 @@ jf_worker_run(int fd, const jf_sandbox_conf_t *conf)
 		if (r == 1)
 			_exit(0);       /* the pool closed the channel: retire */
 		if (r == JF_ERR_NOMEM)
-			jf_worker_oom("request buffer");
+			jf_worker_oom_exit("request buffer");
 		if (r != 0)
 			_exit(JF_WORKER_EXIT_PROTO);
 		switch (h.type) {
