@@ -9,7 +9,7 @@
  * the verifier, unknown CPUs or features, and a module whose triple or
  * data layout contradicts the request are all returned as errors with
  * LLVM's message. Input that makes LLVM itself crash or abort is the
- * sandbox's business (worker/sandbox.c, worker/pool.c), not this file's.
+ * sandbox's business (worker/sandbox.c, worker/child.c), not this file's.
  *
  * Output is deterministic: the module's source file name is fixed and
  * nothing time- or path-dependent reaches the object, so equal requests

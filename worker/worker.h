@@ -1,6 +1,7 @@
 /*
  * worker.h - internals shared by the zygote (zygote.c), the worker's
- * request loop (worker_loop.c) and the pool (pool.c). Not installed.
+ * request loop (worker_loop.c) and the pool's side of both (zyclient.c,
+ * child.c). Not installed.
  */
 #ifndef JF_WORKER_H
 #define JF_WORKER_H
