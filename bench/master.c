@@ -157,14 +157,15 @@ main(int argc, char **argv)
 	/* 1. compile latency, miss every time */
 	small = make_ir(20, &small_len);
 	for (i = 0; i < ncomp; i++) {
-		jf_compile_req_t rq = { .ir = (const uint8_t *)small, .ir_len = small_len, .opt = '2' };
+		jf_compile_req_t rq = { .ir = (const uint8_t *)small, .ir_len = small_len,
+			.spec.opt = '2' };
 		jf_farm_compile_t fc = { .ir = (const uint8_t *)small, .ir_len = small_len,
 			.spec.opt = '2' };
 		jf_artifact_t a;
 		char ns[32];
 
 		snprintf(ns, sizeof(ns), "bench-%d-%d", (int)getpid(), i);
-		rq.ns = ns;
+		jf_strlcpy(rq.spec.ns, ns, sizeof(rq.spec.ns));
 		jf_strlcpy(fc.spec.ns, ns, sizeof(fc.spec.ns));
 		t = jf_now_ns();
 		if (jf_compile(&rq, &a, NULL, err, sizeof(err)) != 0)

@@ -579,12 +579,7 @@ compile_req_fill(const jf_sched_t *s, jf_compile_req_t *rq, const jf_spec_t *sp,
 	memset(rq, 0, sizeof(*rq));
 	rq->ir = ir;
 	rq->ir_len = ir_len;
-	rq->ns = sp->ns;
-	rq->program_id = sp->has_program ? &sp->program_id : NULL;
-	rq->triple = sp->triple;
-	rq->cpu = sp->cpu;
-	rq->features = sp->features;
-	rq->opt = sp->opt;
+	rq->spec = *sp;
 	rq->max_ir_bytes = (size_t)s->o.max_request_bytes;
 	rq->producer = s->o.producer;
 }
