@@ -31,6 +31,8 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
+#include "common/buf.h"
+#include "common/mem.h"
 #include "common/key.h"
 #include "common/util.h"
 #include "compiler/compile.h"
@@ -216,10 +218,10 @@ collect_symbols(LLVMModuleRef mod, const jf_compile_req_t *req, jf_manifest_t *m
 	int kind;
 
 	if (req->symbols != NULL && req->nsymbols > 0) {
-		if ((m->symbols = calloc(req->nsymbols, sizeof(char *))) == NULL)
+		if ((m->symbols = jf_calloc(req->nsymbols, sizeof(char *))) == NULL)
 			return JF_ERR_NOMEM;
 		for (i = 0; i < req->nsymbols; i++) {
-			if ((m->symbols[i] = strdup(req->symbols[i])) == NULL)
+			if ((m->symbols[i] = jf_strdup(req->symbols[i])) == NULL)
 				return JF_ERR_NOMEM;
 			m->nsymbols++;
 		}
@@ -234,17 +236,11 @@ collect_symbols(LLVMModuleRef mod, const jf_compile_req_t *req, jf_manifest_t *m
 				continue;
 			if (m->nsymbols >= JF_BLOB_MAX_SYMBOLS)
 				return JF_ERR_TOOBIG;
-			if (m->nsymbols == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				char **ns = realloc(m->symbols, ncap * sizeof(char *));
-
-				if (ns == NULL)
-					return JF_ERR_NOMEM;
-				m->symbols = ns;
-				cap = ncap;
-			}
+			if (jf_vec_grow((void **)&m->symbols, &cap, m->nsymbols + 1,
+			    sizeof(*m->symbols)) != 0)
+				return JF_ERR_NOMEM;
 			name = LLVMGetValueName2(g, &n);
-			if ((dup = strndup(name, n)) == NULL)
+			if ((dup = jf_strndup(name, n)) == NULL)
 				return JF_ERR_NOMEM;
 			m->symbols[m->nsymbols++] = dup;
 		}
@@ -263,7 +259,7 @@ default_producer(void)
 		jf_strlcpy(host, "localhost", sizeof(host));
 	host[sizeof(host) - 1] = '\0';
 	snprintf(s, sizeof(s), "%s/%ld", host, (long)getpid());
-	return strdup(s);
+	return jf_strdup(s);
 }
 
 /* --- the stages -------------------------------------------------------------
@@ -464,7 +460,7 @@ artifact_fill(job_t *j, jf_artifact_t *out)
 
 	if (n == 0 || n > JF_BLOB_MAX_PAYLOAD)
 		return jf_seterr(j->err, j->errlen, JF_ERR_COMPILE, "object of %zu bytes", n);
-	if ((out->payload = malloc(n)) == NULL)
+	if ((out->payload = jf_malloc(n)) == NULL)
 		return JF_ERR_NOMEM;
 	memcpy(out->payload, LLVMGetBufferStart(j->obj), n);
 	out->payload_len = n;
@@ -473,10 +469,10 @@ artifact_fill(job_t *j, jf_artifact_t *out)
 	out->m.target = j->target;
 	out->m.payload_size = n;
 	jf_sha256(out->payload, n, out->m.payload_sha256);
-	if ((out->m.ns = strdup(req->spec.ns)) == NULL ||
-	    (out->m.compiler = strdup(jf_compiler_id())) == NULL)
+	if ((out->m.ns = jf_strdup(req->spec.ns)) == NULL ||
+	    (out->m.compiler = jf_strdup(jf_compiler_id())) == NULL)
 		return JF_ERR_NOMEM;
-	out->m.producer = req->producer ? strdup(req->producer) : default_producer();
+	out->m.producer = req->producer ? jf_strdup(req->producer) : default_producer();
 	if (out->m.producer == NULL)
 		return JF_ERR_NOMEM;
 	if ((r = collect_symbols(j->mod, req, &out->m)) != 0)
