@@ -93,7 +93,7 @@ TEST_C     := $(wildcard tests/*/test_*.c)
 TEST_SH    := $(sort $(wildcard tests/*/test_*.sh))
 BENCH_C    := $(wildcard bench/*.c)
 EXAMPLE_C  := $(wildcard examples/*/*.c)
-HEADERS    := $(wildcard include/jitfarm/*.h */*.h tests/support/*.h)
+HEADERS    := $(wildcard include/jitfarm/*.h */*.h tests/*/*.h)
 
 OBJ        := $(BUILD)/obj
 TOBJ       := $(BUILD)/tobj
