@@ -128,6 +128,7 @@ main(int argc, char **argv)
 		LINE("-E\0a.c"),
 		LINE("-x\0c\0-std=c11\0-c\0-\0-o\0out.o"),
 		LINE("@rsp\0-O3\0-ffunction-sections\0-c\0z.c"),
+		LINE("/tmp/jf-fuzz/src/lib/../a/b.c\0/tmp/jf-fuzz/src/x/y\0/tmp/jf-fuzz/src/\0-c"),
 		LINE("-O\0-c\0m.c\0-MMD\0-MT\0m.o\0-include\0cfg.h\0-isystem\0/usr/include/x"),
 	};
 	jf_artifact_t a;
