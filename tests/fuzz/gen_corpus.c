@@ -1,7 +1,7 @@
 /*
  * gen_corpus.c - write the harnesses' seed inputs from real encodings.
  *
- *   gen_corpus DIR    writes DIR/blob, DIR/manifest, DIR/proto, DIR/cc_args
+ *   gen_corpus DIR    writes DIR/blob, DIR/manifest, DIR/proto, DIR/cc_args, DIR/url
  *
  * The seeds come from the encoders the product uses (jf_blob_encode,
  * jf_proto_req_encode, jf_frame_hdr_encode), so the fuzzer starts from
@@ -131,6 +131,19 @@ main(int argc, char **argv)
 		LINE("/tmp/jf-fuzz/src/lib/../a/b.c\0/tmp/jf-fuzz/src/x/y\0/tmp/jf-fuzz/src/\0-c"),
 		LINE("-O\0-c\0m.c\0-MMD\0-MT\0m.o\0-include\0cfg.h\0-isystem\0/usr/include/x"),
 	};
+	/* url: a selector byte (0 query, 1 coding, 2 URL), then the text */
+	const char *const url_inputs[] = {
+		"\0opt=2&triple=x86_64-pc-linux-gnu&cpu=x86-64-v2&features=+avx2&namespace=evm&wait=1",
+		"\0program=cb37a9f0cb37a9f0cb37a9f0cb37a9f0cb37a9f0cb37a9f0cb37a9f0cb37a9f0&opt=O3",
+		"\0a=1&&b=%41%2b&c",
+		"\1features%3D%2Bavx2%2C-sse4a/x%7E",
+		"\1%e2%82%ac%20plain",
+		"\2redis://user:p%40ss@127.0.0.1:6379/0?prefix=jf",
+		"\2http://[::1]:8080/dav/path%20x?a=b",
+		"\2s3://bucket/prefix?endpoint=http://127.0.0.1:9000&region=us-east-1",
+		"\2file:///var/cache/jitfarm",
+		"\2unix:/run/jitfarm.sock",
+	};
 	jf_artifact_t a;
 	uint8_t *blob, *req;
 	size_t len, reqlen, i;
@@ -236,5 +249,8 @@ main(int argc, char **argv)
 		put("cc_args", (int)i, s.p, s.len);
 		free(s.p);
 	}
+
+	for (i = 0; i < sizeof(url_inputs) / sizeof(url_inputs[0]); i++)
+		put("url", (int)i, url_inputs[i], strlen(url_inputs[i] + 1) + 1);
 	return 0;
 }

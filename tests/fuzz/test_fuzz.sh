@@ -42,7 +42,7 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS UBSAN_OPTIONS
 
 failed=0
-for name in blob manifest proto cc_args; do
+for name in blob manifest proto cc_args url; do
 	bin="$dir/fuzz_$name"
 	if [ ! -x "$bin" ]; then
 		echo "FAIL $name: $bin was not built (make fuzz-build)"
