@@ -87,7 +87,7 @@ CLI_C      := $(filter-out %_main.c,$(wildcard cli/*.c))
 # jitfarm-cc: the `jitfarm cc` wrapper without LLVM, for fast cache hits
 # (cli/cc_front_main.c says why); links only what its hit path needs.
 CCFRONT_C  := $(wildcard cli/cc_front_main.c)
-CCFRONT_OBJ = $(patsubst %.c,$(OBJ)/%.o,$(CCFRONT_C) cli/cc.c cli/cc_args.c cli/opts.c cli/stats.c)
+CCFRONT_OBJ = $(patsubst %.c,$(OBJ)/%.o,$(CCFRONT_C) $(filter-out cli/cc_compile.c cli/cc_front_main.c,$(wildcard cli/cc*.c)) cli/opts.c cli/stats.c)
 SUPPORT_C  := $(wildcard tests/support/*.c)
 TEST_C     := $(wildcard tests/*/test_*.c)
 TEST_SH    := $(sort $(wildcard tests/*/test_*.sh))
@@ -255,7 +255,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_OK      := $(shell d=$$($(FUZZ_CC) -print-resource-dir 2>/dev/null) && \
 	test -f "$$d/lib/linux/libclang_rt.fuzzer-$$(uname -m).a" && echo yes)
-FUZZ_LIB_C   := $(wildcard common/*.c) worker/proto.c cli/cc_args.c tests/fuzz/fuzz_common.c
+FUZZ_LIB_C   := $(wildcard common/*.c) worker/proto.c cli/cc_args.c $(wildcard cli/cc_path.c) \
+	tests/fuzz/fuzz_common.c
 FUZZ_SRC     := $(filter-out tests/fuzz/fuzz_common.c,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=c11 -O1 -g $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -pthread

@@ -263,7 +263,7 @@ bench_latency(void)
 					exit(1);
 				}
 				vg[i] = (double)(jf_now_ns() - t0) / 1e6;
-				free(got);
+				jf_free(got);
 				if (i == 0 && (b == B_FILE || b == B_HTTP || b == B_S3)) {
 					char url[4200], path[4200], hex[JF_KEY_HEX_LEN + 1];
 

@@ -1,9 +1,9 @@
 /*
  * fuzz_cc_args.c - `jitfarm cc`'s reading of a compile line
- * (jf_cc_args_parse and jf_cc_relpath, declared in cli/cc.h), which sees
+ * (jf_cc_args_parse in cli/cc.h, jf_cc_relpath in cli/cc_path.h), which sees
  * whatever a build system passes: long, odd or hostile arguments.
  *
- * Written against the header only, so the parser behind it can change.
+ * Written against the headers only, so the parser behind them can change.
  * Input: one byte that picks the base directory, then the arguments,
  * separated by NUL bytes. The harness checks what the header promises:
  * the rewritten line is NULL-terminated with a kind for every argument,
@@ -20,6 +20,7 @@
 
 #include "jitfarm/error.h"
 #include "cli/cc.h"
+#include "cli/cc_path.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
