@@ -2,7 +2,7 @@
 # deploy/ for real: build the image and run the cluster in containers.
 #
 # Starts a private dockerd (its own data root, exec root, pid file and
-# socket; no default bridge, no iptables rules), makes the Debian 12 base
+# socket; no default bridge), makes the Debian 12 base
 # images with debootstrap when no registry answers (the tarballs are
 # cached under build/deploy/), builds a Redis image from Debian's
 # redis-server and deploy/Dockerfile, then:
@@ -87,7 +87,7 @@ trap 'exit 130' INT TERM
 
 t0=$(date +%s.%N)
 dockerd --data-root "$run/data" --exec-root "$ex/exec" --pidfile "$ex/dockerd.pid" \
-	-H "$DOCKER_HOST" --bridge=none --iptables=false --ip-forward=false \
+	-H "$DOCKER_HOST" --bridge=none --ip-forward=false \
 	>"$logs/dockerd.log" 2>&1 &
 dpid=$!
 up=0
@@ -218,6 +218,8 @@ else
 fi
 
 timing "container test so far" "$(since "$t_all") s"
+# shellcheck source=tests/deploy/containers_cluster.sh
+. "$here/containers_cluster.sh"
 
 # --- nothing left behind ----------------------------------------------------
 docker-compose -p "$project" $compose_files down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
