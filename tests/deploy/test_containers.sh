@@ -220,6 +220,8 @@ fi
 timing "container test so far" "$(since "$t_all") s"
 # shellcheck source=tests/deploy/containers_cluster.sh
 . "$here/containers_cluster.sh"
+# shellcheck source=tests/deploy/containers_k8s.sh
+. "$here/containers_k8s.sh"
 
 # --- nothing left behind ----------------------------------------------------
 docker-compose -p "$project" $compose_files down -v --remove-orphans -t 5 >/dev/null 2>&1 || true
