@@ -211,6 +211,14 @@ def check_k8s(src):
             fail(name, "must not share host namespaces")
         vols = {v["name"]: v for v in pspec.get("volumes") or []}
         for v in vols.values():
+            # the kubelet makes Secret and ConfigMap files root-owned; a
+            # non-root pod reads a file without o+r only through fsGroup
+            vsrc = v.get("secret") or v.get("configMap")
+            if vsrc is not None and psc.get("fsGroup") is None and psc.get("runAsUser"):
+                modes = [vsrc.get("defaultMode", 0o644)] + [i["mode"] for i in vsrc.get("items") or [] if "mode" in i]
+                if any(not (m & 0o004) for m in modes):
+                    fail(name, "volume %s: files mode %s are root-owned; uid %s cannot read them without fsGroup"
+                         % (v["name"], "/".join(oct(m) for m in modes), psc["runAsUser"]))
             if "configMap" in v and v["configMap"]["name"] not in cms:
                 fail(name, "volume %s: no configmap %s" % (v["name"], v["configMap"]["name"]))
             if "secret" in v:

@@ -131,6 +131,7 @@ mutate "selector typo" k8s/master-pdb.yaml 's/name: jitfarm-master$/name: jitfar
 mutate "missing secret key" k8s/master.yaml 's/key: signing.key/key: signing-key/' "has no key signing-key"
 mutate "undefined var" k8s/master.yaml 's/\$(JITFARM_WORKERS)/$(JITFARM_WORKER)/' "JITFARM_WORKER"
 mutate "unlisted file" k8s/kustomization.yaml '/- node.yaml/d' "does not list node.yaml"
+mutate "unreadable secret" k8s/node.yaml '/^        fsGroup: 10001/d' "cannot read them without fsGroup"
 mutate "HPA without queue depth" k8s/master-hpa.yaml 's/name: jitfarm_queue_depth/name: jitfarm_queue_length/' "does not scale on jitfarm_queue_depth"
 mutate "HPA without CPU fallback" k8s/master-hpa.yaml 's/name: cpu/name: memory/' "does not scale on CPU"
 mutate "adapter rule renamed" prometheus/adapter.yaml 's/as: "jitfarm_inflight_compiles"/as: "jitfarm_inflight"/' "serves no custom metric jitfarm_inflight_compiles"
