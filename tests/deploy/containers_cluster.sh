@@ -84,7 +84,9 @@ dc up -d --no-build --no-recreate --scale master2=2 >>"$logs/compose-up.log" 2>&
 for c in $(dc ps -q master2); do wait_healthy "$c" 60 || die "the third master never turned healthy"; done
 hosts=$(masters)
 n_m=$(echo "$hosts" | wc -w)
-[ "$n_m" -eq 3 ] && ok "scaled to three masters in $(since "$t0") s" || bad "expected 3 masters, have $n_m"
+scale_s=$(since "$t0")
+timing "--scale master2=2 to a healthy third master" "$scale_s s"
+[ "$n_m" -eq 3 ] && ok "scaled to three masters in $scale_s s" || bad "expected 3 masters, have $n_m"
 # shellcheck disable=SC2086
 before=$(sum_metric 'jitfarm_compiles_total{result="ok"}' $hosts)
 $py "$here/gen_ir.py" 2 60 >"$ir/b.ll"
@@ -185,7 +187,9 @@ dc restart -t 10 redis >/dev/null 2>&1
 for _ in $(seq 1 100); do [ "$(rcli ping 2>/dev/null)" = PONG ] && break; sleep 0.1; done
 keys1=$(rcli --scan --pattern 'jf*' | sort | tee "$ir/keys1" | wc -l)
 lost=$(comm -23 "$ir/keys0" "$ir/keys1" | wc -l)
-[ "$lost" -eq 0 ] && [ "$keys0" -gt 0 ] && ok "Redis restarted in $(since "$t0") s: all $keys0 keys still there" ||
+rr_s=$(since "$t0")
+timing "Redis restart" "$rr_s s"
+[ "$lost" -eq 0 ] && [ "$keys0" -gt 0 ] && ok "Redis restarted in $rr_s s: all $keys0 keys still there" ||
 	bad "Redis restart lost $lost of $keys0 keys"
 dc run --rm --no-deps -T node /usr/local/libexec/jitfarm/vm "${node_args[@]}" --programs 12 --threshold 1 \
 	--runs 5 --until-native 90 --name compiler --quiet >"$logs/node-compiler.log" 2>&1 ||

@@ -17,7 +17,9 @@ $DOCKER network create "$net" >/dev/null
 t0=$(date +%s.%N)
 if k8s up --manifests "$src/deploy/k8s" --network "$net" --work "$kw/pods" --prefix k8s- \
 	"${k8s_args[@]}" --max-wait 60 >"$logs/k8s-up.log" 2>&1; then
-	ok "deploy/k8s under docker run: every pod starts as its manifest says and passes its probes ($(since "$t0") s)"
+	k8s_s=$(since "$t0")
+	timing "Kubernetes pods up and probed" "$k8s_s s"
+	ok "deploy/k8s under docker run: every pod starts as its manifest says and passes its probes ($k8s_s s)"
 	sed 's/^/     /' "$logs/k8s-up.log" | grep -v '^      *started' || true
 else
 	bad "deploy/k8s under docker run:"; sed 's/^/     /' "$logs/k8s-up.log"
