@@ -92,11 +92,14 @@ before=$(sum_metric 'jitfarm_compiles_total{result="ok"}' $hosts)
 $py "$here/gen_ir.py" 2 60 >"$ir/b.ll"
 N=12
 i=0
+pids=""
 for h in $hosts $hosts $hosts $hosts; do
 	compile "$h" "$ir/b.ll" >"$ir/ans.b.$i" &
+	pids="$pids $!"
 	i=$((i + 1))
 done
-wait
+# shellcheck disable=SC2086
+wait $pids   # not a bare wait: dockerd is a child too
 # shellcheck disable=SC2086
 after=$(sum_metric 'jitfarm_compiles_total{result="ok"}' $hosts)
 answers=$(cat "$ir"/ans.b.* | sort | uniq -c | tr -s ' \n' ' ')
