@@ -18,6 +18,7 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
+#include "common/mem.h"
 #include "common/key.h"
 #include "common/util.h"
 #include "storage/store.h"
@@ -82,6 +83,8 @@ jf_cli_compile_cached(const jf_cli_compile_opts_t *o, const uint8_t *ir,
 			r = jf_blob_decode(blob, blen, NULL, out, serr, sizeof(serr));
 			if (r == 0 && jf_key_eq(&out->m.key, &key)) {
 				*hit = 1;
+				jf_free(blob);  /* the store's: jf_free, not free */
+				blob = NULL;
 				goto done;
 			}
 			jf_cli_err("warning: cached entry %s unusable (%s); recompiling",
@@ -91,7 +94,7 @@ jf_cli_compile_cached(const jf_cli_compile_opts_t *o, const uint8_t *ir,
 			jf_cli_err("warning: store read failed (%s: %s); compiling",
 			    jf_strerror(r), jf_store_errstr(store));
 		}
-		free(blob);
+		jf_free(blob);
 		blob = NULL;
 	}
 

@@ -1,17 +1,26 @@
 /*
  * mem.c - the allocator family of mem.h.
  *
- * Each block starts with a header that records its size, so jf_realloc
- * can copy on top of an allocator that has no realloc of its own. The
- * header is 16 bytes, which keeps the user pointer aligned as malloc's is
- * on x86-64 and aarch64.
+ * Two modes, fixed before the first allocation:
+ *  - libc (the default): the family is malloc, realloc and free, so a
+ *    block from jf_malloc may also be released with free() and the other
+ *    way round; nothing is added to a block.
+ *  - a host allocator: each block starts with a 16-byte header recording
+ *    its size, so jf_realloc can copy on top of an allocator that has only
+ *    alloc and free. The header keeps the user pointer 16-byte aligned, as
+ *    malloc's is on x86-64 and aarch64. Here every block must go back
+ *    through jf_free.
+ * The mode cannot change once a block exists (jf_mem_set_allocator says
+ * JF_ERR_BUSY), so no block is ever freed by the wrong allocator.
  */
 #include <stdalign.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jitfarm/error.h"
 #include "mem.h"
 
 typedef struct mem_hdr {
@@ -25,36 +34,27 @@ static struct {
 	void (*free)(void *, void *);
 	void *arg;
 } mem_hooks;
+static atomic_int mem_used;             /* 1 once any block was allocated */
 
-void
+int
 jf_mem_set_allocator(void *(*alloc)(size_t, void *), void (*fr)(void *, void *), void *arg)
 {
-	if (alloc == NULL || fr == NULL) {
-		mem_hooks.alloc = NULL;
-		mem_hooks.free = NULL;
-		mem_hooks.arg = NULL;
-		return;
-	}
+	if ((alloc == NULL) != (fr == NULL))
+		return JF_ERR_INVAL;
+	if (alloc == mem_hooks.alloc && fr == mem_hooks.free && arg == mem_hooks.arg)
+		return 0;
+	if (atomic_load(&mem_used))
+		return JF_ERR_BUSY;
 	mem_hooks.alloc = alloc;
 	mem_hooks.free = fr;
-	mem_hooks.arg = arg;
+	mem_hooks.arg = alloc != NULL ? arg : NULL;
+	return 0;
 }
 
-static mem_hdr_t *
-raw_alloc(size_t total)
+int
+jf_mem_host_allocator(void)
 {
-	if (mem_hooks.alloc != NULL)
-		return mem_hooks.alloc(total, mem_hooks.arg);
-	return malloc(total);
-}
-
-static void
-raw_free(mem_hdr_t *h)
-{
-	if (mem_hooks.free != NULL)
-		mem_hooks.free(h, mem_hooks.arg);
-	else
-		free(h);
+	return mem_hooks.alloc != NULL;
 }
 
 void *
@@ -62,9 +62,12 @@ jf_malloc(size_t n)
 {
 	mem_hdr_t *h;
 
+	atomic_store_explicit(&mem_used, 1, memory_order_relaxed);
+	if (mem_hooks.alloc == NULL)
+		return malloc(n ? n : 1);
 	if (n > SIZE_MAX - sizeof(*h))
 		return NULL;
-	if ((h = raw_alloc(sizeof(*h) + (n ? n : 1))) == NULL)
+	if ((h = mem_hooks.alloc(sizeof(*h) + (n ? n : 1), mem_hooks.arg)) == NULL)
 		return NULL;
 	h->size = n;
 	return h + 1;
@@ -90,21 +93,13 @@ jf_realloc(void *p, size_t n)
 
 	if (p == NULL)
 		return jf_malloc(n);
+	if (mem_hooks.alloc == NULL)
+		return realloc(p, n ? n : 1);
 	h = (mem_hdr_t *)p - 1;
-	if (mem_hooks.alloc == NULL) {
-		mem_hdr_t *nh;
-
-		if (n > SIZE_MAX - sizeof(*h))
-			return NULL;
-		if ((nh = realloc(h, sizeof(*h) + (n ? n : 1))) == NULL)
-			return NULL;
-		nh->size = n;
-		return nh + 1;
-	}
 	if ((np = jf_malloc(n)) == NULL)
 		return NULL;
 	memcpy(np, p, h->size < n ? h->size : n);
-	raw_free(h);
+	mem_hooks.free(h, mem_hooks.arg);
 	return np;
 }
 
@@ -119,8 +114,12 @@ jf_reallocarray(void *p, size_t nmemb, size_t size)
 void
 jf_free(void *p)
 {
-	if (p != NULL)
-		raw_free((mem_hdr_t *)p - 1);
+	if (p == NULL)
+		return;
+	if (mem_hooks.alloc == NULL)
+		free(p);
+	else
+		mem_hooks.free((mem_hdr_t *)p - 1, mem_hooks.arg);
 }
 
 void *

@@ -11,25 +11,32 @@
  *    for themselves does not.
  *  - The daemon and the CLI cannot do anything useful without memory, so
  *    they allocate with the jf_x* family below, which aborts with a message
- *    on failure. The library never calls jf_x* (tests/layers.sh checks it).
+ *    on failure. The library never calls jf_x* (tests/shape/check_layers.py checks it).
  *
  * Every pointer from this family, and every buffer the library returns to
- * a caller (store gets, blobs, listings), is freed with jf_free. Each block
- * carries its size in a small header, so jf_realloc works on top of a host
- * allocator that offers only alloc and free.
+ * a caller (store gets, blobs, listings, file reads), is freed with
+ * jf_free. Without a host allocator the family is libc's own malloc,
+ * realloc and free, so free() works too; with one, blocks carry a small
+ * size header (jf_realloc copies on top of an allocator that has only
+ * alloc and free) and only jf_free may release them.
  */
 #ifndef JF_MEM_H
 #define JF_MEM_H
 
 #include <stddef.h>
 
-/* alloc(size, arg) returns memory aligned for any type, or NULL;
- * free(ptr, arg). NULL for both restores libc's malloc and free. Set it
- * before the library allocates anything (blocks keep working across a
- * change, because each records nothing about the allocator it came from
- * and is freed by the current one: so do not change it while blocks live). */
-void jf_mem_set_allocator(void *(*alloc)(size_t, void *), void (*free)(void *, void *),
+/*
+ * Route all of the library's own memory through alloc(size, arg) (memory
+ * aligned for any type, or NULL) and free(ptr, arg); NULL for both is
+ * libc. The choice is per process and must be made before the first
+ * block is allocated: afterwards a different allocator is refused with
+ * JF_ERR_BUSY (setting the same one again is fine). JF_ERR_INVAL when only
+ * one of the two functions is given.
+ */
+int jf_mem_set_allocator(void *(*alloc)(size_t, void *), void (*free)(void *, void *),
     void *arg);
+/* 1 when a host allocator is in use. */
+int jf_mem_host_allocator(void);
 
 void *jf_malloc(size_t n);
 void *jf_calloc(size_t nmemb, size_t size);     /* zeroed; overflow-checked */

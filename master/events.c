@@ -36,6 +36,7 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
+#include "common/mem.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "master/master.h"
@@ -148,7 +149,7 @@ batch_summarise(jf_store_t *s, batch_t *b)
 		    jf_blob_peek(blob, len, &m, err, sizeof(err)) != 0) {
 			/* deleted since, or unreadable: the key alone */
 			snprintf(js, SUMMARY_MAX, "{\"key\":\"%s\"}", hex);
-			free(blob);
+			jf_free(blob);
 			free(b->e[i].json);
 			b->e[i].json = js;
 			continue;
@@ -171,7 +172,7 @@ batch_summarise(jf_store_t *s, batch_t *b)
 		if (n > 0 && n < SUMMARY_MAX - 8)
 			snprintf(js + n, (size_t)(SUMMARY_MAX - n), "]}");
 		jf_manifest_free(&m);
-		free(blob);
+		jf_free(blob);
 		free(b->e[i].json);
 		b->e[i].json = js;
 	}

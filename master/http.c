@@ -37,6 +37,7 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
+#include "common/mem.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "master/master.h"
@@ -517,7 +518,7 @@ sdone(void *arg)
 		break;
 	}
 out:
-	free(sr->blob);
+	jf_free(sr->blob);
 	if (sr->list != NULL)
 		evbuffer_free(sr->list);
 	free(sr);

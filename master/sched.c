@@ -40,6 +40,7 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
+#include "common/mem.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "master/master.h"
@@ -178,7 +179,7 @@ flight_free(jf_flight_t *f)
 	if (f->timer != NULL)
 		event_free(f->timer);
 	free(f->ir);
-	free(f->blob);
+	jf_free(f->blob);
 	free(f);
 }
 
@@ -485,7 +486,18 @@ on_compiled(jf_pool_result_t *res, void *arg)
 		return;
 	}
 	/* the blob is what every waiter gets and what the store holds */
-	r = jf_blob_encode(&res->art, ms->sign_key, &f->blob, &f->blob_len);
+	{
+		uint8_t *enc = NULL;
+		size_t elen = 0;
+
+		/* f->blob is jf_free'd, like a store get's; jf_blob_encode's is libc's */
+		if ((r = jf_blob_encode(&res->art, ms->sign_key, &enc, &elen)) == 0) {
+			f->blob = jf_xmalloc(elen ? elen : 1);
+			memcpy(f->blob, enc, elen);
+			f->blob_len = elen;
+		}
+		free(enc);
+	}
 	jf_artifact_free(&res->art);
 	if (r != 0) {
 		flight_fail(f, r, "cannot encode the artifact");

@@ -29,6 +29,7 @@
 #include "jitfarm/runtime.h"
 #include "client/farmclient.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "common/util.h"
 #include "storage/store.h"
 #include "rt_internal.h"
@@ -383,7 +384,7 @@ take_artifact(jf_runtime_t *rt, jf_store_t *st, const jf_key_t *key, int kind)
 		return;
 	}
 	r = artifact_load(rt, key, blob, len, &p, id, err, sizeof(err));
-	free(blob);
+	jf_free(blob);
 	if (r == JF_ERR_NOTFOUND) {
 		mark_seen(rt, key);     /* another node's: never fetch it again */
 		return;
@@ -619,7 +620,7 @@ run_job(worker_t *w, const jf_job_t *job)
 		w->st = NULL;
 	if (w->st != NULL && jf_store_get_raw(w->st, &key, &blob, &len) == 0) {
 		r = artifact_load(rt, &key, blob, len, &p, id, err, sizeof(err));
-		free(blob);
+		jf_free(blob);
 		blob = NULL;
 		if (r == 0)
 			goto loaded;
