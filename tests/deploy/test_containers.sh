@@ -56,6 +56,14 @@ command -v docker-compose >/dev/null || die "docker-compose is not installed (sc
 # The data root is new for each run (under build/, next to the cache); the
 # exec root holds the sockets, so it is short and in /tmp.
 run=$(mktemp -d "$cache/run.XXXXXX")
+# In memory when there is room: layers and dpkg run faster, and removing
+# the data root afterwards is an unmount, not minutes of rm -rf.
+if [ "$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)" -gt $((8 * 1024 * 1024)) ] &&
+   mkdir -p "$run/data" && mount -t tmpfs -o size=6g,mode=0711 jitfarm-test "$run/data"; then
+	data_on="tmpfs"
+else
+	data_on="disk"
+fi
 logs=$cache/logs   # kept after the run
 rm -rf "$logs"; mkdir -p "$logs"
 ex=$(mktemp -d /tmp/jfdock.XXXXXX)
@@ -67,6 +75,8 @@ dpid=""
 cleanup() {
 	rc=$?
 	set +e
+	local tc
+	tc=$(date +%s.%N)
 	if [ -n "$dpid" ] && kill -0 "$dpid" 2>/dev/null; then
 		docker-compose -p "$project" $compose_files down -v --remove-orphans -t 5 >/dev/null 2>&1
 		ids=$($DOCKER ps -aq)
@@ -80,6 +90,7 @@ cleanup() {
 	# anything the engine left mounted under its roots
 	grep -o " \($run\|$ex\)[^ ]*" /proc/mounts | sort -r | while read -r m; do umount -l "$m"; done
 	rm -rf "$run" "$ex"
+	echo "engine stopped and its roots removed in $(since "$tc") s"
 	exit $rc
 }
 trap cleanup EXIT
@@ -105,7 +116,7 @@ if [ $up -ne 1 ]; then
 	dpid=""
 	exit 0
 fi
-ok "private dockerd $dpid up in $(since "$t0") s ($($DOCKER version -f '{{.Server.Version}}'), $($DOCKER info -f '{{.Driver}}'))"
+ok "private dockerd $dpid up in $(since "$t0") s ($($DOCKER version -f '{{.Server.Version}}'), $($DOCKER info -f '{{.Driver}}'), data root on $data_on)"
 
 # --- base images ----------------------------------------------------------
 # A registry's debian:12 and debian:12-slim when one answers; otherwise
