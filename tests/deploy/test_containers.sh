@@ -1,10 +1,10 @@
 #!/bin/bash
 # deploy/ for real: build the image and run the cluster in containers.
 #
-# Starts a private dockerd (its own data root, exec root, pid file and
-# socket; no default bridge), makes the Debian 12 base
-# images with debootstrap when no registry answers (the tarballs are
-# cached under build/deploy/), builds a Redis image from Debian's
+# Starts a private dockerd (its own data root, on a tmpfs when memory
+# allows, exec root, pid file and socket; no default bridge), makes the
+# Debian 12 base images with debootstrap when no registry answers (the
+# tarballs are cached under build/deploy/), builds a Redis image from Debian's
 # redis-server and deploy/Dockerfile, then:
 #   1. checks the image: a hermetic build context, its size, its user,
 #      no toolchain or headers in it, an idle node that does not spin;
@@ -165,13 +165,15 @@ if timeout 60 $DOCKER pull -q debian:12 >/dev/null 2>&1 &&
    timeout 60 $DOCKER pull -q debian:12-slim >/dev/null 2>&1; then
 	ok "base images pulled from a registry in $(since "$t0") s"
 else
+	how="cached in $cache/base"
 	if [ ! -s "$cache/base/bookworm-v2.tar" ] || [ ! -s "$cache/base/bookworm-slim-v2.tar" ]; then
 		make_base_tars || die "debootstrap failed"
+		how="made now, cached for the next run"
 	fi
 	$DOCKER import -c 'CMD ["/bin/bash"]' "$cache/base/bookworm-v2.tar" debian:12 >/dev/null &&
 	$DOCKER import -c 'CMD ["/bin/bash"]' "$cache/base/bookworm-slim-v2.tar" debian:12-slim >/dev/null ||
 		die "docker import of the base images failed"
-	ok "no registry; base images from debootstrap (cached tarballs) in $(since "$t0") s"
+	ok "no registry; base images from debootstrap ($how) in $(since "$t0") s"
 fi
 timing "base images" "$(since "$t0") s"
 
