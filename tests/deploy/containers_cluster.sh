@@ -192,7 +192,7 @@ keys1=$(rcli --scan --pattern 'jf*' | sort | tee "$ir/keys1" | wc -l)
 lost=$(comm -23 "$ir/keys0" "$ir/keys1" | wc -l)
 rr_s=$(since "$t0")
 timing "Redis restart" "$rr_s s"
-[ "$lost" -eq 0 ] && [ "$keys0" -gt 0 ] && ok "Redis restarted in $rr_s s: all $keys0 keys still there" ||
+[ "$lost" -eq 0 ] && [ "$keys0" -gt 0 ] && ok "Redis restarted in $rr_s s: all $keys0 keys still there ($keys1 after)" ||
 	bad "Redis restart lost $lost of $keys0 keys"
 dc run --rm --no-deps -T node /usr/local/libexec/jitfarm/vm "${node_args[@]}" --programs 12 --threshold 1 \
 	--runs 5 --until-native 90 --name compiler --quiet >"$logs/node-compiler.log" 2>&1 ||
