@@ -192,19 +192,13 @@ class Pod:
                 if (v["emptyDir"] or {}).get("sizeLimit"):
                     opt += ",size=%d" % quantity_bytes(v["emptyDir"]["sizeLimit"])
                 out += ["--tmpfs", "%s:%s" % (path, opt)]
-            elif "secret" in v:
-                nm = v["secret"]["secretName"]
-                if nm not in self.secrets:
-                    raise RuntimeError("%s: volume %s: no Secret %s" % (self.name, v["name"], nm))
-                d = self.write_files(v, "secret", self.secrets[nm],
-                                     v["secret"].get("defaultMode", 0o644), fs_group)
-                out += ["-v", "%s:%s:ro" % (d, path)]
-            elif "configMap" in v:
-                nm = v["configMap"]["name"]
-                if nm not in self.cms:
-                    raise RuntimeError("%s: volume %s: no ConfigMap %s" % (self.name, v["name"], nm))
-                d = self.write_files(v, "configMap", self.cms[nm],
-                                     v["configMap"].get("defaultMode", 0o644), fs_group)
+            elif "secret" in v or "configMap" in v:
+                kind = "secret" if "secret" in v else "configMap"
+                nm = v[kind]["secretName" if kind == "secret" else "name"]
+                store = self.secrets if kind == "secret" else self.cms
+                if nm not in store:
+                    raise RuntimeError("%s: volume %s: no %s %s" % (self.name, v["name"], kind, nm))
+                d = self.write_files(v, kind, store[nm], v[kind].get("defaultMode", 0o644), fs_group)
                 out += ["-v", "%s:%s:ro" % (d, path)]
             elif "persistentVolumeClaim" in v:
                 vname = "%s%s" % (self.args.prefix, v["persistentVolumeClaim"]["claimName"])
