@@ -26,6 +26,12 @@ set -eu
 src=${JF_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 here=$src/tests/deploy
 cache=$src/build/deploy
+if [ "$(id -u)" -ne 0 ]; then
+	echo "SKIP ===================================================================="
+	echo "SKIP tests/deploy/test_containers.sh: dockerd needs root (uid $(id -u))"
+	echo "SKIP ===================================================================="
+	exit 0
+fi
 mkdir -p "$cache"
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 # Debian's docker CLI (docker.io); another one earlier on PATH may speak
@@ -43,12 +49,6 @@ since() { $py -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.arg
 timing() { echo "$1: $2" | tee -a "$cache/timings.txt.new"; }
 : >"$cache/timings.txt.new"
 
-if [ "$(id -u)" -ne 0 ]; then
-	echo "SKIP ===================================================================="
-	echo "SKIP tests/deploy/test_containers.sh: dockerd needs root (uid $(id -u))"
-	echo "SKIP ===================================================================="
-	exit 0
-fi
 command -v dockerd >/dev/null || die "dockerd is not installed (scripts/install-deps.sh installs docker.io)"
 command -v docker-compose >/dev/null || die "docker-compose is not installed (scripts/install-deps.sh)"
 
