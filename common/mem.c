@@ -1,18 +1,9 @@
 /*
- * mem.c - the allocator family of mem.h.
- *
- * Two modes, fixed before the first allocation:
- *  - libc (the default): the family is malloc, realloc and free, so a
- *    block from jf_malloc may also be released with free() and the other
- *    way round; nothing is added to a block.
- *  - a host allocator: each block starts with a 16-byte header recording
- *    its size, so jf_realloc can copy on top of an allocator that has only
- *    alloc and free. The header keeps the user pointer 16-byte aligned, as
- *    malloc's is on x86-64 and aarch64. Here every block must go back
- *    through jf_free.
- * The mode cannot change once a block exists (jf_mem_set_allocator says
- * JF_ERR_BUSY), so no block is ever freed by the wrong allocator.
+ * mem.c - the allocator family of mem.h: libc until the first allocator is
+ * registered, then a 16-byte header on every block that records its size
+ * and the allocator it came from.
  */
+#include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -25,51 +16,127 @@
 
 typedef struct mem_hdr {
 	alignas(16) size_t size;
+	const jf_allocator_t *from;     /* NULL: libc */
 } mem_hdr_t;
 
 _Static_assert(sizeof(mem_hdr_t) == 16, "the header keeps 16-byte alignment");
 
-static struct {
-	void *(*alloc)(size_t, void *);
-	void (*free)(void *, void *);
-	void *arg;
-} mem_hooks;
-static atomic_int mem_used;             /* 1 once any block was allocated */
+/* Registered allocators: never freed or changed, so a block's header may
+ * point at its entry for as long as the block lives. */
+static jf_allocator_t mem_table[JF_MEM_MAX_ALLOCATORS];
+static atomic_uint mem_ntable;
+static pthread_mutex_t mem_table_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(const jf_allocator_t *) mem_global;
+static __thread const jf_allocator_t *mem_thread;
+static atomic_int mem_used;             /* a block was allocated */
+static atomic_int mem_headers;          /* blocks carry headers (fixed once set) */
+
+const jf_allocator_t *
+jf_mem_register(void *(*alloc)(size_t, void *), void (*fr)(void *, void *), void *arg,
+    int *err)
+{
+	const jf_allocator_t *a = NULL;
+	unsigned i, n;
+	int e = 0;
+
+	if (alloc == NULL || fr == NULL) {
+		e = alloc == NULL && fr == NULL ? 0 : JF_ERR_INVAL;
+		goto out;
+	}
+	pthread_mutex_lock(&mem_table_lock);
+	if (!atomic_load(&mem_headers)) {
+		if (atomic_load(&mem_used))
+			e = JF_ERR_BUSY;
+		else
+			atomic_store(&mem_headers, 1);
+	}
+	n = atomic_load(&mem_ntable);
+	for (i = 0; e == 0 && i < n && a == NULL; i++)
+		if (mem_table[i].alloc == alloc && mem_table[i].free == fr &&
+		    mem_table[i].arg == arg)
+			a = &mem_table[i];
+	if (e == 0 && a == NULL) {
+		if (n < JF_MEM_MAX_ALLOCATORS) {
+			mem_table[n].alloc = alloc;
+			mem_table[n].free = fr;
+			mem_table[n].arg = arg;
+			a = &mem_table[n];
+			atomic_store(&mem_ntable, n + 1);
+		} else {
+			e = JF_ERR_NOMEM;
+		}
+	}
+	pthread_mutex_unlock(&mem_table_lock);
+out:
+	if (err != NULL)
+		*err = e;
+	return a;
+}
 
 int
 jf_mem_set_allocator(void *(*alloc)(size_t, void *), void (*fr)(void *, void *), void *arg)
 {
-	if ((alloc == NULL) != (fr == NULL))
-		return JF_ERR_INVAL;
-	if (alloc == mem_hooks.alloc && fr == mem_hooks.free && arg == mem_hooks.arg)
-		return 0;
-	if (atomic_load(&mem_used))
-		return JF_ERR_BUSY;
-	mem_hooks.alloc = alloc;
-	mem_hooks.free = fr;
-	mem_hooks.arg = alloc != NULL ? arg : NULL;
+	const jf_allocator_t *a;
+	int err;
+
+	a = jf_mem_register(alloc, fr, arg, &err);
+	if (err != 0)
+		return err;
+	atomic_store(&mem_global, a);
 	return 0;
+}
+
+const jf_allocator_t *
+jf_mem_use(const jf_allocator_t *a)
+{
+	const jf_allocator_t *old = mem_thread;
+
+	mem_thread = a;
+	return old;
 }
 
 int
 jf_mem_host_allocator(void)
 {
-	return mem_hooks.alloc != NULL;
+	return atomic_load(&mem_headers);
+}
+
+static const jf_allocator_t *
+current(void)
+{
+	const jf_allocator_t *a = mem_thread;
+
+	return a != NULL ? a : atomic_load_explicit(&mem_global, memory_order_acquire);
+}
+
+static void
+raw_free(mem_hdr_t *h)
+{
+	if (h->from != NULL)
+		h->from->free(h, h->from->arg);
+	else
+		free(h);
 }
 
 void *
 jf_malloc(size_t n)
 {
+	const jf_allocator_t *a;
 	mem_hdr_t *h;
 
-	atomic_store_explicit(&mem_used, 1, memory_order_relaxed);
-	if (mem_hooks.alloc == NULL)
+	if (!atomic_load_explicit(&mem_used, memory_order_relaxed))
+		atomic_store(&mem_used, 1);
+	if (!atomic_load_explicit(&mem_headers, memory_order_relaxed))
 		return malloc(n ? n : 1);
 	if (n > SIZE_MAX - sizeof(*h))
 		return NULL;
-	if ((h = mem_hooks.alloc(sizeof(*h) + (n ? n : 1), mem_hooks.arg)) == NULL)
+	a = current();
+	h = a != NULL ? a->alloc(sizeof(*h) + (n ? n : 1), a->arg) :
+	    malloc(sizeof(*h) + (n ? n : 1));
+	if (h == NULL)
 		return NULL;
 	h->size = n;
+	h->from = a;
 	return h + 1;
 }
 
@@ -93,13 +160,23 @@ jf_realloc(void *p, size_t n)
 
 	if (p == NULL)
 		return jf_malloc(n);
-	if (mem_hooks.alloc == NULL)
+	if (!atomic_load_explicit(&mem_headers, memory_order_relaxed))
 		return realloc(p, n ? n : 1);
 	h = (mem_hdr_t *)p - 1;
+	if (h->from == NULL && current() == NULL) {
+		mem_hdr_t *nh;
+
+		if (n > SIZE_MAX - sizeof(*h))
+			return NULL;
+		if ((nh = realloc(h, sizeof(*h) + (n ? n : 1))) == NULL)
+			return NULL;
+		nh->size = n;
+		return nh + 1;
+	}
 	if ((np = jf_malloc(n)) == NULL)
 		return NULL;
 	memcpy(np, p, h->size < n ? h->size : n);
-	mem_hooks.free(h, mem_hooks.arg);
+	raw_free(h);
 	return np;
 }
 
@@ -116,10 +193,10 @@ jf_free(void *p)
 {
 	if (p == NULL)
 		return;
-	if (mem_hooks.alloc == NULL)
+	if (!atomic_load_explicit(&mem_headers, memory_order_relaxed))
 		free(p);
 	else
-		mem_hooks.free((mem_hdr_t *)p - 1, mem_hooks.arg);
+		raw_free((mem_hdr_t *)p - 1);
 }
 
 void *
