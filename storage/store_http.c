@@ -189,4 +189,4 @@ fail:
 	return rc;
 }
 
-const jf_store_ops_t jf_store_http_ops = JF_OBJS_OPS("http", http_open);
+const jf_store_ops_t jf_store_http_ops = JF_OBJS_OPS("http", http_open, jf_objs_close);
