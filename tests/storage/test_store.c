@@ -37,6 +37,7 @@
 #include "storage/store_http.h"
 #include "storage/store_redis.h"
 #include "storage/store_s3.h"
+#include "storage/store_sigv4.h"
 #include "servers.h"
 #include "support.h"
 
@@ -977,6 +978,55 @@ START_TEST(test_redis_ipv6)
 }
 END_TEST
 
+/* AWS's own examples for header-based SigV4 on S3 (the "Signature
+ * Calculations for the Authorization Header" page): a GET with a Range
+ * header, and a listing with a query to sort. */
+START_TEST(test_sigv4_vectors)
+{
+	static const char empty[] =
+	    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+	const jf_sigv4_hdr_t get_h[] = {
+		{ "host", "examplebucket.s3.amazonaws.com" }, { "range", "bytes=0-9" },
+		{ "x-amz-content-sha256", empty }, { "x-amz-date", "20130524T000000Z" },
+	};
+	const jf_sigv4_hdr_t list_h[] = {
+		{ "x-amz-date", "20130524T000000Z" }, { "host", "examplebucket.s3.amazonaws.com" },
+		{ "x-amz-content-sha256", empty },
+	};
+	jf_sigv4_req_t r = { .method = "GET", .path = "/test.txt", .query = "", .hdrs = get_h,
+		.nhdrs = 4, .payload_hash = empty, .amz_date = "20130524T000000Z",
+		.region = "us-east-1", .service = "s3", .access_key = "AKIAIOSFODNN7EXAMPLE",
+		.secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" };
+	char auth[512], hash[65];
+	const jf_sigv4_hdr_t twice[] = { { "host", "a" }, { "host", "b" } };
+
+	ck_assert_int_eq(jf_sigv4_sign(&r, auth, sizeof(auth)), 0);
+	ck_assert_str_eq(auth, "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/"
+	    "us-east-1/s3/aws4_request,SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,"
+	    "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+	r.path = "/";
+	r.query = "prefix=J&max-keys=2";        /* sorted by the signer */
+	r.hdrs = list_h;
+	r.nhdrs = 3;
+	ck_assert_int_eq(jf_sigv4_sign(&r, auth, sizeof(auth)), 0);
+	ck_assert_msg(strstr(auth, "SignedHeaders=host;x-amz-content-sha256;x-amz-date,"
+	    "Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"), "%s",
+	    auth);
+	jf_sigv4_hash_hex("", 0, hash);
+	ck_assert_str_eq(hash, empty);
+	/* one header twice, a bad date, no room: refused */
+	r.hdrs = twice;
+	r.nhdrs = 2;
+	ck_assert_int_eq(jf_sigv4_sign(&r, auth, sizeof(auth)), JF_ERR_INVAL);
+	r.hdrs = list_h;
+	r.nhdrs = 3;
+	r.amz_date = "20130524";
+	ck_assert_int_eq(jf_sigv4_sign(&r, auth, sizeof(auth)), JF_ERR_INVAL);
+	r.amz_date = "20130524T000000Z";
+	ck_assert_int_eq(jf_sigv4_sign(&r, auth, 40), JF_ERR_TOOBIG);
+}
+END_TEST
+
 /* --- S3 against the verifying server ----------------------------------------------- */
 
 /* The verifying server's counter name (from its JSON stats). */
@@ -1462,6 +1512,7 @@ main(void)
 	tcase_add_test(tr, test_http_auth);
 	suite_add_tcase(su, tr);
 	tcase_set_timeout(ts, 60);
+	tcase_add_test(ts, test_sigv4_vectors);
 	tcase_add_test(ts, test_s3v_signatures);
 	tcase_add_test(ts, test_s3v_expect_signing_bug);
 	tcase_add_test(ts, test_s3v_retry);
