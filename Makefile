@@ -87,7 +87,7 @@ CLI_C      := $(filter-out %_main.c,$(wildcard cli/*.c))
 # jitfarm-cc: the `jitfarm cc` wrapper without LLVM, for fast cache hits
 # (cli/cc_front_main.c says why); links only what its hit path needs.
 CCFRONT_C  := $(wildcard cli/cc_front_main.c)
-CCFRONT_OBJ = $(patsubst %.c,$(OBJ)/%.o,$(CCFRONT_C) cli/cc.c cli/cc_args.c cli/opts.c cli/stats.c)
+CCFRONT_OBJ = $(patsubst %.c,$(OBJ)/%.o,$(CCFRONT_C) $(filter-out cli/cc_compile.c cli/cc_front_main.c,$(wildcard cli/cc*.c)) cli/opts.c cli/stats.c)
 SUPPORT_C  := $(wildcard tests/support/*.c)
 TEST_C     := $(wildcard tests/*/test_*.c)
 TEST_SH    := $(sort $(wildcard tests/*/test_*.sh))
