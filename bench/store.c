@@ -29,6 +29,7 @@
 #include "jitfarm/error.h"
 #include "common/blob.h"
 #include "common/key.h"
+#include "common/mem.h"
 #include "common/util.h"
 #include "storage/store.h"
 
