@@ -142,7 +142,7 @@ deliver(cc_ctx_t *c, const jf_cc_entry_t *e)
 	replay(e->err, e->err_len);
 out:
 	jf_artifact_free(&art);
-	free(blob);     /* the store's buffer is the C library's */
+	jf_free(blob);  /* the store returns jf_malloc memory */
 	return r;
 }
 

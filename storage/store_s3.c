@@ -47,28 +47,6 @@ typedef struct s3_store {
 	jf_s3_creds_t creds;
 } s3_store_t;
 
-static uint64_t
-iso_ms(const char *v, size_t n)
-{
-	char d[64];
-	struct tm tm = { 0 };
-	int y, mo, da, h, mi, se;
-
-	if (n >= sizeof(d))
-		return 0;
-	memcpy(d, v, n);
-	d[n] = '\0';
-	if (sscanf(d, "%d-%d-%dT%d:%d:%d", &y, &mo, &da, &h, &mi, &se) != 6)
-		return 0;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = da;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
-	return (uint64_t)timegm(&tm) * 1000;
-}
-
 /* One page's <Contents>: each key under the prefix, relative to it. */
 static int
 s3_page(s3_store_t *s, const char *p, const char *end, jf_objs_name_fn fn, void *arg)
@@ -88,7 +66,7 @@ s3_page(s3_store_t *s, const char *p, const char *end, jf_objs_name_fn fn, void 
 			if (jf_xml_text(p, ce, "Size", &v, &vlen) == 0)
 				size = strtoull(v, NULL, 10);
 			if (jf_xml_text(p, ce, "LastModified", &v, &vlen) == 0)
-				mtime = iso_ms(v, vlen);
+				mtime = (uint64_t)jf_xml_time_ms(v, vlen);
 			rc = fn(&s->o, key + plen, size, mtime, arg);
 		}
 		p = ce + 11;

@@ -56,24 +56,6 @@ creds_set(jf_s3_creds_t *c, const char *id, const char *secret, const char *toke
 
 /* --- 2. web identity ------------------------------------------------------------ */
 
-/* "2026-12-04T19:40:00Z" or with fractions: ms since the epoch, 0 if bad. */
-static int64_t
-iso8601_ms(const char *s)
-{
-	struct tm tm = { 0 };
-	int y, mo, d, h, mi, se;
-
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &se) != 6)
-		return 0;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
-	return (int64_t)timegm(&tm) * 1000;
-}
-
 static void
 form_add(jf_buf_t *b, const char *name, const char *value)
 {
@@ -98,7 +80,7 @@ sts_parse(jf_s3_creds_t *c, const char *p, size_t n, char *err, size_t errlen)
 	    jf_xml_get(p, end, "SecretAccessKey", secret, sizeof(secret)) != 0 ||
 	    jf_xml_get(p, end, "SessionToken", c->token, sizeof(c->token)) != 0 ||
 	    jf_xml_get(p, end, "Expiration", exp, sizeof(exp)) != 0 ||
-	    (t = iso8601_ms(exp)) == 0) {
+	    (t = jf_xml_time_ms(exp, strlen(exp))) <= 0) {
 		OPENSSL_cleanse(secret, sizeof(secret));
 		return jf_seterr(err, errlen, JF_ERR_AUTH,
 		    "web identity: STS answered without usable credentials");

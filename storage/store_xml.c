@@ -3,6 +3,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/util.h"
 #include "store_xml.h"
@@ -68,4 +69,26 @@ jf_xml_get(const char *p, const char *end, const char *tag, char *out, size_t ou
 	}
 	out[o] = '\0';
 	return 0;
+}
+
+int64_t
+jf_xml_time_ms(const char *v, size_t n)
+{
+	char d[64];
+	struct tm tm = { 0 };
+	int y, mo, da, h, mi, se;
+
+	if (n >= sizeof(d))
+		return 0;
+	memcpy(d, v, n);
+	d[n] = '\0';
+	if (sscanf(d, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &da, &h, &mi, &se) != 6)
+		return 0;
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = da;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = se;
+	return (int64_t)timegm(&tm) * 1000;
 }
