@@ -180,6 +180,17 @@ test_ns(void)
 	return ns;
 }
 
+/* Backend b's URL at a port where no server of ours answers, in this
+ * test's namespace with a suffix. */
+static void
+url_hole(int b, int port, const char *suffix, const char *extra, char *buf, size_t len)
+{
+	char ns[128];
+
+	snprintf(ns, sizeof(ns), "%s-%s", test_ns(), suffix);
+	url_at(b, port, ns, extra, buf, len);
+}
+
 static jf_store_t *
 open_b(int b, const char *extra)
 {
@@ -305,13 +316,9 @@ open_down(int b, const jf_key_t *k, int *hole_fd)
 		snprintf(url, sizeof(url), "file://%s/%s-down", tmp_root, test_ns());
 		break;
 	}
-	default: {
-		char ns[128];
-
-		snprintf(ns, sizeof(ns), "%s-down", test_ns());
-		url_at(b, port, ns, "timeout_ms=500&connect_timeout_ms=500", url, sizeof(url));
+	default:
+		url_hole(b, port, "down", "timeout_ms=500&connect_timeout_ms=500", url, sizeof(url));
 		break;
-	}
 	}
 	rc = jf_store_open(url, NULL, &s, err, sizeof(err));
 	ck_assert_msg(rc == 0, "open %s: %s", url, err);
@@ -752,13 +759,9 @@ START_TEST(test_timeouts)
 		ck_assert_int_eq(jf_store_open(url, NULL, &s, err, sizeof(err)), JF_ERR_INVAL);
 		snprintf(url, sizeof(url), "file://%s/%s?timeout_ms=300", tmp_root, test_ns());
 		break;
-	default: {
-		char ns[128];
-
-		snprintf(ns, sizeof(ns), "%s-hang", test_ns());
-		url_at(_i, port, ns, "timeout_ms=300&retries=0", url, sizeof(url));
+	default:
+		url_hole(_i, port, "hang", "timeout_ms=300&retries=0", url, sizeof(url));
 		break;
-	}
 	}
 	ck_assert_int_eq(jf_store_open(url, NULL, &s, err, sizeof(err)), 0);
 	t0 = jf_now_ns();
