@@ -75,6 +75,7 @@ class State:
         self.skew = 0
         self.fail = None          # (status, code, count)
         self.stats = {"requests": 0, "verified": 0, "rejected": 0, "sts_calls": 0,
+                      "virtual_host": 0, "signed_payload": 0, "session_token": 0,
                       "by_key": {}, "rejections": {}, "injected": 0}
 
     def now(self):
@@ -161,6 +162,12 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             st.stats["verified"] += 1
             st.stats["by_key"][ak] = st.stats["by_key"].get(ak, 0) + 1
+            if self.bucket_and_key(url)[2]:
+                st.stats["virtual_host"] += 1
+            if self.headers.get("x-amz-content-sha256") != UNSIGNED:
+                st.stats["signed_payload"] += 1
+            if self.headers.get("x-amz-security-token") is not None:
+                st.stats["session_token"] += 1
         self.s3(url, body)
 
     # --- SigV4 -----------------------------------------------------------------
@@ -249,13 +256,13 @@ class Handler(BaseHTTPRequestHandler):
         st = self.server.state
         first = host.split(".")[0]
         if "." in host and first in st.buckets:
-            return first, path[1:]
+            return first, path[1:], True
         bucket, _, key = path[1:].partition("/")
-        return bucket, key
+        return bucket, key, False
 
     def s3(self, url, body):
         st = self.server.state
-        bucket, key = self.bucket_and_key(url)
+        bucket, key, _ = self.bucket_and_key(url)
         with st.lock:
             objs = st.buckets.get(bucket)
         if objs is None:

@@ -1090,6 +1090,41 @@ START_TEST(test_s3v_signatures)
 }
 END_TEST
 
+/* Each way of reaching the verifying server does what it says: requests
+ * to the bucket's own host name, bodies hashed into the signature, a
+ * session token sent and signed. */
+START_TEST(test_s3v_variants)
+{
+	static const struct {
+		int b;
+		const char *counter;
+	} v[] = {
+		{ B_S3V_VHOST, "virtual_host" }, { B_S3V_SIGNED, "signed_payload" },
+		{ B_S3V_TOKEN, "session_token" },
+	};
+	size_t i;
+
+	for (i = 0; i < JF_ARRAY_LEN(v); i++) {
+		jf_store_t *s = open_b(v[i].b, NULL);
+		long before = s3v_stat(v[i].counter), rejected = s3v_stat("rejected");
+		uint8_t *blob;
+		size_t len;
+		jf_key_t k;
+
+		make_blob(bname[v[i].b], 1000, &k, &blob, &len);
+		put_ok(s, &k, blob, len);
+		get_eq(s, &k, blob, len);
+		/* blob PUT, journal PUT, GET, at least */
+		ck_assert_msg(s3v_stat(v[i].counter) >= before + 3, "%s: %s %ld -> %ld",
+		    bname[v[i].b], v[i].counter, before, s3v_stat(v[i].counter));
+		ck_assert_int_eq(s3v_stat("rejected"), rejected);
+		free(blob);
+		jf_store_close(s);
+	}
+	jft_s3_env();
+}
+END_TEST
+
 /*
  * What the S3 store did before it signed for itself: libcurl 7.88's
  * CURLOPT_AWS_SIGV4 with an "Expect:" removal entry signs an expect
@@ -1517,6 +1552,7 @@ main(void)
 	tcase_set_timeout(ts, 60);
 	tcase_add_test(ts, test_sigv4_vectors);
 	tcase_add_test(ts, test_s3v_signatures);
+	tcase_add_test(ts, test_s3v_variants);
 	tcase_add_test(ts, test_s3v_expect_signing_bug);
 	tcase_add_test(ts, test_s3v_retry);
 	tcase_add_test(ts, test_s3v_forbidden_and_skew);
