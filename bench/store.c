@@ -30,6 +30,7 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
+#include "common/mem.h"
 #include "common/key.h"
 #include "common/mem.h"
 #include "common/util.h"

@@ -142,7 +142,7 @@ deliver(cc_ctx_t *c, const jf_cc_entry_t *e)
 	replay(e->err, e->err_len);
 out:
 	jf_artifact_free(&art);
-	jf_free(blob);  /* the store returns jf_malloc memory */
+	jf_free(blob);  /* the store's buffer: jf_malloc since storage moved to it */
 	return r;
 }
 

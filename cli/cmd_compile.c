@@ -25,12 +25,21 @@
 #include "compiler/compile.h"
 #include "cli/cli.h"
 
+/* Tried in order on a cache miss; the first that wants the options
+ * compiles. A farm client goes before "local" (wanted when --farm is
+ * given). Kept here, with its only user, so the compile path does not
+ * reach back into main.c. */
+static const jf_cli_backend_t backends[] = {
+	{ "local", jf_cli_local_wanted, jf_cli_local_compile },
+	{ NULL, NULL, NULL }
+};
+
 static const jf_cli_backend_t *
 pick_backend(const jf_cli_compile_opts_t *o)
 {
 	const jf_cli_backend_t *b;
 
-	for (b = jf_cli_backends; b->name != NULL; b++)
+	for (b = backends; b->name != NULL; b++)
 		if (b->wanted(o))
 			return b;
 	return NULL;
@@ -56,11 +65,9 @@ jf_cli_compile_cached(const jf_cli_compile_opts_t *o, const uint8_t *ir,
 	memset(&req, 0, sizeof(req));
 	req.ir = ir;
 	req.ir_len = ir_len;
-	req.ns = o->ns;
-	req.triple = o->triple;
-	req.cpu = o->cpu;
-	req.features = o->features;
-	req.opt = o->opt;
+	if ((r = jf_spec_set(&req.spec, o->ns, NULL, o->triple, o->cpu, o->features,
+	    o->opt, err, errlen)) != 0)
+		return r;
 	req.symbols = o->nsymbols ? o->symbols : NULL;
 	req.nsymbols = o->nsymbols;
 	jf_cli_store_url(o->store_url, url, sizeof(url));
