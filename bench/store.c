@@ -214,7 +214,7 @@ file_baseline(const uint8_t *blob, size_t len, int n, double *g50, double *g99, 
 		t0 = jf_now_ns();
 		jf_file_read(path, len + 1, &b, &l);
 		vg[i] = (double)(jf_now_ns() - t0) / 1e6;
-		free(b);
+		jf_free(b);
 	}
 	*g50 = pct(vg, (size_t)n, 0.5);
 	*g99 = pct(vg, (size_t)n, 0.99);
@@ -289,7 +289,7 @@ bench_latency(void)
 						curl_baseline(url, path, n, b == B_S3, &bp50, &bp99);
 					}
 				}
-				free(blob);
+				jf_free(blob);
 			}
 			if (b == B_REDIS)
 				redis_baseline(sizes[si] + 200, n < 100 ? 100 : n * 5, &bp50, &bp99, &bg50, &bg99);
@@ -348,7 +348,7 @@ bench_load_all(int n)
 				fprintf(stderr, "%s put: %s\n", bname[b], jf_store_errstr(s));
 				exit(1);
 			}
-			free(blob);
+			jf_free(blob);
 		}
 		t1 = jf_now_ns();
 		jf_store_close(s);
@@ -453,7 +453,7 @@ bench_push(int n)
 
 			snprintf(seed, sizeof(seed), "push-%d-%d", b, i);
 			make_blob(seed, 1024, &p.keys[i], &blob, &len);
-			free(blob);
+			jf_free(blob);
 		}
 		pthread_create(&th, NULL, watcher, &p);
 		while (!p.ready)
@@ -473,7 +473,7 @@ bench_push(int n)
 				exit(1);
 			}
 			p.t_put[i] = jf_now_ns();
-			free(blob);
+			jf_free(blob);
 			usleep(5000);
 		}
 		pthread_join(th, NULL);

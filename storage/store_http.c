@@ -125,7 +125,7 @@ read_token(const char *path, char *buf, size_t len)
 		memcpy(buf, t, n);
 		buf[n] = '\0';
 	}
-	free(t);                /* jf_file_read's buffer is libc's */
+	jf_free(t);
 	return rc;
 }
 

@@ -132,7 +132,7 @@ web_identity(jf_s3_creds_t *c, const char *role, const char *token_file, char *e
 	form_add(&form, "Version", "2011-06-15");
 	form_add(&form, "WebIdentityToken", (const char *)tok);
 	OPENSSL_cleanse(tok, tlen);
-	free(tok);              /* jf_file_read's buffer is libc's */
+	jf_free(tok);
 	if ((rc = jf_buf_error(&form)) != 0) {
 		jf_seterr(err, errlen, JF_ERR_AUTH, "web identity: the token is too large");
 		goto out;
@@ -224,7 +224,7 @@ shared_file(jf_s3_creds_t *c, const char *path, char *why, size_t whylen)
 			jf_strlcpy(token, trim(eq + 1), sizeof(token));
 	}
 	OPENSSL_cleanse(text, len);
-	free(text);             /* jf_file_read's buffer is libc's */
+	jf_free(text);
 	rc = 1;
 	if (!found)
 		snprintf(why, whylen, "no [%s] section", c->profile);

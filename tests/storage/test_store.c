@@ -265,7 +265,7 @@ START_TEST(test_roundtrip)
 		put_ok(s, &k, blob, len);
 		ck_assert_int_eq(jf_store_exists(s, &k), 0);
 		get_eq(s, &k, blob, len);
-		free(blob);
+		jf_free(blob);
 	}
 	jf_store_get_stats(s, &st);
 	ck_assert_uint_eq(st.hits, 3);
@@ -282,13 +282,13 @@ START_TEST(test_bad_put_refused)
 	size_t len;
 
 	make_blob("other", 10, &other, &blob, &len);
-	free(blob);
+	jf_free(blob);
 	make_blob("refused", 10, &k, &blob, &len);
 	/* not a blob, and a blob under another key: neither reaches the backend */
 	ck_assert_int_eq(jf_store_put(s, &k, junk, sizeof(junk)) != 0, 1);
 	ck_assert_int_eq(jf_store_put(s, &other, blob, len), JF_ERR_INVAL);
 	ck_assert_int_eq(jf_store_exists(s, &other), JF_ERR_NOTFOUND);
-	free(blob);
+	jf_free(blob);
 	jf_store_close(s);
 }
 END_TEST
@@ -356,7 +356,7 @@ START_TEST(test_miss_vs_error)
 		ck_assert_str_ne(jf_store_errstr(down), "no error");
 	}
 	ck_assert_msg(ms_since(t0) < 5000, "took %llu ms", (unsigned long long)ms_since(t0));
-	free(blob);
+	jf_free(blob);
 	jf_store_close(down);
 }
 END_TEST
@@ -400,7 +400,7 @@ START_TEST(test_idempotent_concurrent)
 	}
 	s = open_b(_i, NULL);
 	get_eq(s, &k, blob, len);
-	free(blob);
+	jf_free(blob);
 	jf_store_close(s);
 }
 END_TEST
@@ -420,7 +420,7 @@ START_TEST(test_delete)
 	ck_assert_int_eq(jf_store_del(s, &k), JF_ERR_NOTFOUND);
 	put_ok(s, &k, blob, len);       /* and it can come back */
 	get_eq(s, &k, blob, len);
-	free(blob);
+	jf_free(blob);
 	jf_store_close(s);
 }
 END_TEST
@@ -468,7 +468,7 @@ START_TEST(test_list_paging)
 		snprintf(seed, sizeof(seed), "list-%d", i);
 		make_blob(seed, 64, &keys[i], &blob, &len);
 		put_ok(s, &keys[i], blob, len);
-		free(blob);
+		jf_free(blob);
 	}
 	i = jf_store_list(s, on_list, &seen);
 	ck_assert_msg(i == 0, "%s: list: %s: %s", bname[_i], jf_strerror(i), jf_store_errstr(s));
@@ -523,7 +523,7 @@ START_TEST(test_watch_other_process)
 
 		make_blob("before-cursor", 8, &k, &blob, &len);
 		put_ok(s, &k, blob, len);
-		free(blob);
+		jf_free(blob);
 	}
 	usleep(20000);
 	ck_assert_int_eq(jf_store_cursor(s, cursor, sizeof(cursor)), 0);
@@ -534,7 +534,7 @@ START_TEST(test_watch_other_process)
 
 		snprintf(seed, sizeof(seed), "watch-%d", i);
 		make_blob(seed, 32, &keys[i], &blob, &len);
-		free(blob);
+		jf_free(blob);
 	}
 	if ((kid = fork()) == 0) {
 		jf_store_t *c;
@@ -554,7 +554,7 @@ START_TEST(test_watch_other_process)
 			make_blob(seed, 32, &k, &blob, &len);
 			if (jf_store_put(c, &k, blob, len) != 0)
 				_exit(3);
-			free(blob);
+			jf_free(blob);
 			if (_i == B_HTTP || is_s3(_i))
 				usleep(2000);   /* journal names are time-ordered */
 		}
@@ -657,9 +657,9 @@ START_TEST(test_integrity)
 		make_blob("someone-else", 16, &other, &ob, &olen);
 		raw_put(_i, &other, blob, len);
 		ck_assert_int_eq(jf_store_get(s, &other, &got, &glen), JF_ERR_NOTFOUND);
-		free(ob);
+		jf_free(ob);
 	}
-	free(blob);
+	jf_free(blob);
 	jf_store_close(s);
 }
 END_TEST
@@ -706,7 +706,7 @@ START_TEST(test_load_all)
 		} else {
 			put_ok(s, &k, blob, len);
 		}
-		free(blob);
+		jf_free(blob);
 	}
 	i = jf_store_load_all(s, on_load, &c);
 	ck_assert_msg(i == 0, "%s: load_all: %s: %s", bname[_i], jf_strerror(i), jf_store_errstr(s));
@@ -734,8 +734,8 @@ START_TEST(test_read_only)
 	ck_assert_int_eq(jf_store_del(ro, &k), JF_ERR_READONLY);
 	get_eq(ro, &k, blob, len);
 	ck_assert_int_eq(jf_store_exists(s, &k2), JF_ERR_NOTFOUND);
-	free(blob);
-	free(b2);
+	jf_free(blob);
+	jf_free(b2);
 	jf_store_close(ro);
 	jf_store_close(s);
 }
@@ -779,7 +779,7 @@ START_TEST(test_timeouts)
 	}
 	ck_assert_msg(ms_since(t0) < 2000, "%s: took %llu ms", bname[_i],
 	    (unsigned long long)ms_since(t0));
-	free(blob);
+	jf_free(blob);
 	jf_store_close(s);
 	close(fd);
 }
@@ -796,7 +796,7 @@ START_TEST(test_lease)
 	int got = -1;
 
 	make_blob("lease", 1, &k, &blob, &len);
-	free(blob);
+	jf_free(blob);
 	if (_i != B_REDIS && _i != B_TIERED) {
 		ck_assert_int_eq(jf_store_lease(a, &k, 1000, &got), JF_ERR_UNSUPPORTED);
 		ck_assert_int_eq(got, 0);
@@ -846,7 +846,7 @@ START_TEST(test_redis_resync)
 		snprintf(seed, sizeof(seed), "resync-%d", i);
 		make_blob(seed, 8, &k, &blob, &len);
 		put_ok(s, &k, blob, len);
-		free(blob);
+		jf_free(blob);
 	}
 	ck_assert_int_eq(jf_store_watch(s, cursor, sizeof(cursor), 100, on_watch, &w), 0);
 	ck_assert_int_eq(w.n, 3);
@@ -922,7 +922,7 @@ START_TEST(test_redis_auth_db_ttl)
 	usleep(1200000);
 	ck_assert_int_eq(jf_store_get(db3, &k, &got, &glen), JF_ERR_NOTFOUND);
 	get_eq(good, &k, blob, len);
-	free(blob);
+	jf_free(blob);
 	jf_store_close(db3);
 	jf_store_close(good);
 	jft_server_free(r);
@@ -976,7 +976,7 @@ START_TEST(test_redis_ipv6)
 	jf_store_close(s);
 	/* the helper's own URL names the host the same way */
 	ck_assert_ptr_nonnull(strstr(r->url, "@[::1]:"));
-	free(blob);
+	jf_free(blob);
 	jft_server_free(r);
 }
 END_TEST
@@ -1085,7 +1085,7 @@ START_TEST(test_s3v_signatures)
 	ck_assert_int_eq(s3v_stat("rejected"), rejected + 1);
 	jf_store_close(bad);
 	jft_s3_env();
-	free(blob);
+	jf_free(blob);
 	jf_store_close(s);
 }
 END_TEST
@@ -1118,7 +1118,7 @@ START_TEST(test_s3v_variants)
 		ck_assert_msg(s3v_stat(v[i].counter) >= before + 3, "%s: %s %ld -> %ld",
 		    bname[v[i].b], v[i].counter, before, s3v_stat(v[i].counter));
 		ck_assert_int_eq(s3v_stat("rejected"), rejected);
-		free(blob);
+		jf_free(blob);
 		jf_store_close(s);
 	}
 	jft_s3_env();
@@ -1194,7 +1194,7 @@ START_TEST(test_s3v_retry)
 	ck_assert_msg(strstr(jf_store_errstr(s), "SlowDown") != NULL, "%s", jf_store_errstr(s));
 	ck_assert_int_eq(s3v_stat("injected"), inj + 7);
 	get_eq(s, &k, blob, len);
-	free(blob);
+	jf_free(blob);
 	jf_store_close(s);
 }
 END_TEST
@@ -1219,7 +1219,7 @@ START_TEST(test_s3v_forbidden_and_skew)
 	    strstr(jf_store_errstr(s), "clock") != NULL, "%s", jf_store_errstr(s));
 	s3v_ctl("skew?seconds=0");
 	get_eq(s, &k, blob, len);
-	free(blob);
+	jf_free(blob);
 	jf_store_close(s);
 }
 END_TEST
@@ -1280,7 +1280,7 @@ START_TEST(test_s3v_web_identity)
 	ck_assert_msg(strstr(err, "web identity") && strstr(err, "InvalidIdentityToken"), "%s", err);
 	creds_env_clear();
 	jft_s3_env();
-	free(blob);
+	jf_free(blob);
 }
 END_TEST
 
@@ -1325,7 +1325,7 @@ START_TEST(test_s3v_shared_file)
 	    strstr(err, path) && strstr(err, "'absent'"), "%s", err);
 	creds_env_clear();
 	jft_s3_env();
-	free(blob);
+	jf_free(blob);
 }
 END_TEST
 
@@ -1370,7 +1370,7 @@ START_TEST(test_http_auth)
 	/* the password never shows in messages */
 	ck_assert_ptr_null(strstr(jf_store_errstr(s), "nope"));
 	jf_store_close(s);
-	free(blob);
+	jf_free(blob);
 	jft_server_free(b);
 	jft_server_free(u);
 }
@@ -1392,7 +1392,7 @@ put_seq(jf_store_t *s, const char *tag, int from, int to)
 		snprintf(seed, sizeof(seed), "%s-%d", tag, i);
 		make_blob(seed, 64, &k, &blob, &len);
 		put_ok(s, &k, blob, len);
-		free(blob);
+		jf_free(blob);
 	}
 }
 
@@ -1453,7 +1453,7 @@ START_TEST(test_fault_redis_restart_under_watcher)
 
 		snprintf(seed, sizeof(seed), "outage-%d", i);
 		make_blob(seed, 64, &k, &blob, &len);
-		free(blob);
+		jf_free(blob);
 		ck_assert_msg(jf_key_eq(&got.keys[i], &k), "entry %d missing or out of order", i);
 	}
 	close(pfd[0]);
@@ -1504,9 +1504,9 @@ START_TEST(test_fault_nginx_stopped)
 	usleep(400000);                 /* past the breakers' cool-down */
 	put_ok(t, &k3, b3, l3);
 	get_eq(h, &k3, b3, l3);
-	free(b1);
-	free(b2);
-	free(b3);
+	jf_free(b1);
+	jf_free(b2);
+	jf_free(b3);
 	jf_store_close(t);
 	jf_store_close(h);
 	jft_server_free(ng);
