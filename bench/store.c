@@ -10,9 +10,11 @@
  *  2. load_all of N artifacts of 4 KB (default 10,000): list + get,
  *     verified;
  *  3. push latency: from put returning in one thread to the watcher's
- *     callback in another (each with its own handle), p50 and p99.
+ *     callback in another (each with its own handle), p50 and p99;
+ *  4. S3 request signing (SigV4, store_sigv4.c) on its own: one GET's
+ *     signature, and the payload hash payload=signed adds per byte.
  *
- * Usage: build/bench/store [N [SECTIONS]]   (SECTIONS: any of "lat,load,push",
+ * Usage: build/bench/store [N [SECTIONS]]   (SECTIONS: any of "lat,load,push,sign",
  * default all; JF_SRC must point at the source tree for
  * s3rver, as `make bench` sets it). The servers are started by the test
  * launchers of tests/support, compiled in here, so the bench needs no
@@ -30,8 +32,10 @@
 #include "common/blob.h"
 #include "common/mem.h"
 #include "common/key.h"
+#include "common/mem.h"
 #include "common/util.h"
 #include "storage/store.h"
+#include "storage/store_sigv4.h"
 
 /* the test servers' launchers, compiled into this program */
 #include "tests/support/support.c"
@@ -210,7 +214,7 @@ file_baseline(const uint8_t *blob, size_t len, int n, double *g50, double *g99, 
 		t0 = jf_now_ns();
 		jf_file_read(path, len + 1, &b, &l);
 		vg[i] = (double)(jf_now_ns() - t0) / 1e6;
-		free(b);
+		jf_free(b);
 	}
 	*g50 = pct(vg, (size_t)n, 0.5);
 	*g99 = pct(vg, (size_t)n, 0.99);
@@ -285,7 +289,7 @@ bench_latency(void)
 						curl_baseline(url, path, n, b == B_S3, &bp50, &bp99);
 					}
 				}
-				free(blob);
+				jf_free(blob);
 			}
 			if (b == B_REDIS)
 				redis_baseline(sizes[si] + 200, n < 100 ? 100 : n * 5, &bp50, &bp99, &bg50, &bg99);
@@ -344,7 +348,7 @@ bench_load_all(int n)
 				fprintf(stderr, "%s put: %s\n", bname[b], jf_store_errstr(s));
 				exit(1);
 			}
-			free(blob);
+			jf_free(blob);
 		}
 		t1 = jf_now_ns();
 		jf_store_close(s);
@@ -449,7 +453,7 @@ bench_push(int n)
 
 			snprintf(seed, sizeof(seed), "push-%d-%d", b, i);
 			make_blob(seed, 1024, &p.keys[i], &blob, &len);
-			free(blob);
+			jf_free(blob);
 		}
 		pthread_create(&th, NULL, watcher, &p);
 		while (!p.ready)
@@ -469,7 +473,7 @@ bench_push(int n)
 				exit(1);
 			}
 			p.t_put[i] = jf_now_ns();
-			free(blob);
+			jf_free(blob);
 			usleep(5000);
 		}
 		pthread_join(th, NULL);
@@ -497,6 +501,44 @@ bench_push(int n)
 	}
 }
 
+/* --- 4. SigV4 ------------------------------------------------------------------------ */
+
+static void
+bench_sign(void)
+{
+	const jf_sigv4_hdr_t h[] = {
+		{ "host", "127.0.0.1:9000" }, { "x-amz-content-sha256", JF_SIGV4_UNSIGNED },
+		{ "x-amz-date", "20261204T120000Z" },
+		{ "x-amz-security-token", "FwoGZXIvYXdzEXAMPLESESSIONTOKEN" },
+	};
+	jf_sigv4_req_t r = { .method = "GET", .path = "/jitfarm/store/a/ab/abcdef0123456789",
+		.query = "", .hdrs = h, .nhdrs = 4, .payload_hash = JF_SIGV4_UNSIGNED,
+		.amz_date = "20261204T120000Z", .region = "us-east-1", .service = "s3",
+		.access_key = "AKIAIOSFODNN7EXAMPLE",
+		.secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" };
+	const int n = 100000;
+	size_t big = 10u << 20;
+	uint8_t *body = calloc(1, big);
+	char auth[512], hash[65];
+	uint64_t t0;
+	int i;
+
+	printf("\n## S3 request signing (SigV4)\n");
+	t0 = jf_now_ns();
+	for (i = 0; i < n; i++)
+		if (jf_sigv4_sign(&r, auth, sizeof(auth)) != 0)
+			abort();
+	printf("one GET's signature:          %8.2f us\n", (double)(jf_now_ns() - t0) / 1e3 / n);
+	if (body == NULL)
+		abort();
+	t0 = jf_now_ns();
+	for (i = 0; i < 10; i++)
+		jf_sigv4_hash_hex(body, big, hash);
+	printf("payload=signed, 10 MB body:   %8.2f ms (%.0f MB/s)\n",
+	    (double)(jf_now_ns() - t0) / 1e6 / 10, 10.0 * 10 / ((double)(jf_now_ns() - t0) / 1e9));
+	free(body);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -518,6 +560,8 @@ main(int argc, char **argv)
 		bench_load_all(n);
 	if (strstr(sec, "push"))
 		bench_push(200);
+	if (strstr(sec, "sign"))
+		bench_sign();
 	jft_server_free(s3_srv);
 	jft_server_free(nginx_srv);
 	jft_server_free(redis_srv);

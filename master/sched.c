@@ -506,8 +506,6 @@ hold_then_put(evutil_socket_t fd, short what, void *arg)
 static int
 compiled_encode(jf_flight_t *f, jf_artifact_t *art, const char **msg)
 {
-	uint8_t *enc = NULL;
-	size_t elen = 0;
 	int r;
 
 	if (!jf_key_eq(&art->m.key, &f->key)) {
@@ -516,15 +514,9 @@ compiled_encode(jf_flight_t *f, jf_artifact_t *art, const char **msg)
 		return JF_ERR_PROTO;
 	}
 	/* the blob is what every waiter gets and what the store holds; it
-	 * is jf_free'd like a store get's, and jf_blob_encode's is libc's */
-	r = jf_blob_encode(art, f->s->o.sign_key, &enc, &elen);
+	 * is jf_free'd, like a store get's */
+	r = jf_blob_encode(art, f->s->o.sign_key, &f->blob, &f->blob_len);
 	jf_artifact_free(art);
-	if (r == 0) {
-		f->blob = jf_xmalloc(elen ? elen : 1);
-		memcpy(f->blob, enc, elen);
-		f->blob_len = elen;
-	}
-	free(enc);
 	*msg = "cannot encode the artifact";
 	return r;
 }

@@ -15,6 +15,7 @@
 #include "common/mem.h"
 #include "common/util.h"
 #include "store_curl.h"
+#include "store_xml.h"
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static int curl_ok;
@@ -128,11 +129,11 @@ jf_curl_request(jf_curl_t *c, const char *method, const char *url,
 		return JF_ERR_NOMEM;
 	curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hdrs ? hdrs : c->base);
 	curl_easy_setopt(c->h, CURLOPT_URL, url);
-	if (strcmp(method, "PUT") == 0) {
+	if (strcmp(method, "PUT") == 0 || strcmp(method, "POST") == 0) {
 		curl_easy_setopt(c->h, CURLOPT_NOBODY, 0L);
 		curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
 		curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
-		curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, "PUT");
+		curl_easy_setopt(c->h, CURLOPT_CUSTOMREQUEST, method[1] == 'U' ? "PUT" : NULL);
 	} else {
 		curl_easy_setopt(c->h, CURLOPT_HTTPGET, 1L);
 		curl_easy_setopt(c->h, CURLOPT_NOBODY, head ? 1L : 0L);
@@ -152,11 +153,22 @@ jf_curl_request(jf_curl_t *c, const char *method, const char *url,
 	return 0;
 }
 
+/* An S3-style error answer's <Code>, which says more than the status. */
+static const char *const auth_codes[] = {
+	"ExpiredToken", "InvalidToken", "InvalidAccessKeyId", "AuthorizationHeaderMalformed",
+	"SignatureDoesNotMatch", "AccessDenied", "RequestTimeTooSkewed",
+};
+
 int
 jf_curl_status_fail(jf_curl_t *c, const char *method, const char *what)
 {
+	const char *body = c->body.len ? (const char *)c->body.p : "", *end = body + c->body.len;
+	char code[64] = "", msg[200] = "";
+	size_t i;
 	int rc;
 
+	(void)jf_xml_get(body, end, "Code", code, sizeof(code));
+	(void)jf_xml_get(body, end, "Message", msg, sizeof(msg));
 	if (c->status == 404)
 		rc = JF_ERR_NOTFOUND;
 	else if (c->status == 401 || c->status == 403)
@@ -165,10 +177,18 @@ jf_curl_status_fail(jf_curl_t *c, const char *method, const char *what)
 		rc = JF_ERR_STORE;
 	else
 		rc = JF_ERR_PROTO;
-	if (rc != JF_ERR_NOTFOUND)
+	for (i = 0; i < JF_ARRAY_LEN(auth_codes); i++)
+		if (strcmp(code, auth_codes[i]) == 0)
+			rc = JF_ERR_AUTH;
+	if (rc == JF_ERR_NOTFOUND)
+		return rc;
+	if (code[0])
+		snprintf(c->err, sizeof(c->err), "%s %s/%s: HTTP %ld %s: %s%s", method, c->shown,
+		    what, c->status, code, msg, strcmp(code, "RequestTimeTooSkewed") == 0 ?
+		    " (this host's clock and the store's differ by more than 15 minutes)" : "");
+	else
 		snprintf(c->err, sizeof(c->err), "%s %s/%s: HTTP %ld%s%.200s", method, c->shown,
-		    what, c->status, c->body.len ? ": " : "",
-		    c->body.len ? (const char *)c->body.p : "");
+		    what, c->status, c->body.len ? ": " : "", body);
 	return rc;
 }
 

@@ -39,7 +39,10 @@ int jf_curl_header_add(jf_curl_t *c, const char *h);
 int jf_curl_request(jf_curl_t *c, const char *method, const char *url,
     const struct curl_slist *extra, const uint8_t *body, size_t blen, size_t max);
 /* A status that is not a success as an error code, with the message:
- * 404 NOTFOUND (no message), 401/403 AUTH, 408/429/5xx STORE, else PROTO. */
+ * 404 NOTFOUND (no message), 401/403 AUTH, 408/429/5xx STORE (retried by
+ * the handle: 503 SlowDown, 500), else PROTO; an S3-style error body's
+ * <Code> is named in the message, and an auth code (ExpiredToken,
+ * RequestTimeTooSkewed, ...) is AUTH whatever the status. */
 int jf_curl_status_fail(jf_curl_t *c, const char *method, const char *what);
 /* Hand the last body to the caller (jf_free'd), leaving c->body empty. */
 uint8_t *jf_curl_body_take(jf_curl_t *c, size_t *len);

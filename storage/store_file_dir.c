@@ -4,14 +4,12 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "jitfarm/error.h"
-#include "common/mem.h"
 #include "common/util.h"
 #include "store_file_dir.h"
 

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
@@ -25,6 +27,7 @@ struct jf_store {
 	int fails;                      /* consecutive failures */
 	uint64_t open_until_ns;         /* breaker open until (monotonic) */
 	jf_store_stats_t st;
+	uint64_t rng;                   /* jitter state, never 0 */
 	char err[256];
 };
 
@@ -42,6 +45,10 @@ jf_store_handle_new(const jf_store_ops_t *ops, void *self, const jf_store_opts_t
 	s->ops = ops;
 	s->self = self;
 	s->opts = *opts;
+	if (getrandom(&s->rng, sizeof(s->rng), GRND_NONBLOCK) != (ssize_t)sizeof(s->rng) ||
+	    s->rng == 0)
+		s->rng = jf_now_ns() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)s;
+	s->rng |= 1;
 	*out = s;
 	return 0;
 }
@@ -61,13 +68,30 @@ transient(int r)
 	return r == JF_ERR_STORE || r == JF_ERR_IO || r == JF_ERR_TIMEOUT;
 }
 
+/* xorshift64*: the handle's own jitter, so retries of processes that
+ * failed together do not line up again (rand() is seeded alike in all of
+ * them). */
+static uint64_t
+jitter_next(jf_store_t *s)
+{
+	uint64_t x = s->rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	s->rng = x;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* Exponential backoff, 20 ms doubling to 1.28 s, plus up to half of it
+ * again at random. */
 static void
-backoff_sleep(int attempt)
+backoff_sleep(jf_store_t *s, int attempt)
 {
 	struct timespec ts;
 	long ms = 20L << (attempt < 6 ? attempt : 6);
 
-	ms += rand() % (ms / 2 + 1);    /* jitter so retries do not align */
+	ms += (long)(jitter_next(s) % (uint64_t)(ms / 2 + 1));
 	ts.tv_sec = ms / 1000;
 	ts.tv_nsec = (ms % 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
@@ -120,7 +144,7 @@ breaker_note(jf_store_t *s, int r)
 			if (!transient(r) || a_ >= (s)->opts.retries || \
 			    (s)->fails + 1 >= (s)->opts.breaker_threshold) \
 				break; \
-			backoff_sleep(a_); \
+			backoff_sleep((s), a_); \
 		} \
 		breaker_note((s), (r)); \
 	} while (0)

@@ -125,7 +125,7 @@ read_token(const char *path, char *buf, size_t len)
 		memcpy(buf, t, n);
 		buf[n] = '\0';
 	}
-	free(t);                /* jf_file_read's buffer is libc's */
+	jf_free(t);
 	return rc;
 }
 
@@ -189,4 +189,4 @@ fail:
 	return rc;
 }
 
-const jf_store_ops_t jf_store_http_ops = JF_OBJS_OPS("http", http_open);
+const jf_store_ops_t jf_store_http_ops = JF_OBJS_OPS("http", http_open, jf_objs_close);

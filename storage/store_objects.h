@@ -80,12 +80,13 @@ const char *jf_objs_errstr(void *self);
  * backend, starting with its jf_objs_t). NULL is fine. */
 void jf_objs_close(void *self);
 
-/* A backend's vtable: everything but its scheme and open is shared. */
-#define JF_OBJS_OPS(sch, openfn) { \
+/* A backend's vtable: everything but its scheme, open and close is shared
+ * (closefn may be jf_objs_close itself). */
+#define JF_OBJS_OPS(sch, openfn, closefn) { \
 	.scheme = (sch), .open = (openfn), .get = jf_objs_get, .put = jf_objs_put, \
 	.del = jf_objs_del, .exists = jf_objs_exists, .list = jf_objs_list, \
 	.cursor = jf_objs_cursor, .watch = jf_objs_watch, .errstr = jf_objs_errstr, \
-	.close = jf_objs_close, .load_all = jf_objs_load_all, \
+	.close = (closefn), .load_all = jf_objs_load_all, \
 }
 
 #endif

@@ -259,6 +259,18 @@ cmd(rs_t *r, redisReply **out, int argc, const char **argv, const size_t *lens,
 	return 0;
 }
 
+/* cmd, for arguments that are all C strings (at most 16). */
+static int
+cmd_strs(rs_t *r, redisReply **out, int argc, const char **argv, const char *what)
+{
+	size_t al[16];
+	int i;
+
+	for (i = 0; i < argc && i < 16; i++)
+		al[i] = strlen(argv[i]);
+	return cmd(r, out, argc < 16 ? argc : 16, argv, al, what);
+}
+
 /* --- open ------------------------------------------------------------------ */
 
 static int
@@ -400,14 +412,11 @@ rs_del(void *self, const jf_key_t *k)
 	rs_t *r = self;
 	char key[256], hex[JF_KEY_HEX_LEN + 1];
 	const char *av[6] = { "EVAL", del_lua, "2", key, r->k_index, hex };
-	size_t al[6];
 	redisReply *rep;
-	int i, rc;
+	int rc;
 
 	blob_key(r, k, key, sizeof(key), hex);
-	for (i = 0; i < 6; i++)
-		al[i] = strlen(av[i]);
-	if ((rc = cmd(r, &rep, 6, av, al, "del")) != 0)
+	if ((rc = cmd_strs(r, &rep, 6, av, "del")) != 0)
 		return rc;
 	rc = rep->type == REDIS_REPLY_INTEGER && rep->integer > 0 ? 0 : JF_ERR_NOTFOUND;
 	freeReplyObject(rep);
@@ -447,15 +456,12 @@ walk(rs_t *r, jf_store_list_fn lfn, jf_store_blob_fn bfn, void *arg)
 		char off[32], cnt[32];
 		const char *av[9] = { "ZRANGE", r->k_index, min, "+inf", "BYSCORE", "LIMIT", off, cnt,
 			"WITHSCORES" };
-		size_t al[9];
 		redisReply *rep;
 		size_t i, n, k;
 
 		snprintf(off, sizeof(off), "%ld", same);
 		snprintf(cnt, sizeof(cnt), "%d", r->page);
-		for (i = 0; i < 9; i++)
-			al[i] = strlen(av[i]);
-		if ((rc = cmd(r, &rep, 9, av, al, "ZRANGE")) != 0)
+		if ((rc = cmd_strs(r, &rep, 9, av, "ZRANGE")) != 0)
 			return rc;
 		if (rep->type != REDIS_REPLY_ARRAY || rep->elements % 2) {
 			freeReplyObject(rep);
@@ -881,17 +887,14 @@ rs_lease(void *self, const jf_key_t *k, int ttl_ms, int *acquired)
 	rs_t *r = self;
 	char key[256], hex[JF_KEY_HEX_LEN + 1], px[32];
 	const char *av[6] = { "SET", key, r->token, "NX", "PX", px };
-	size_t al[6];
 	redisReply *rep;
-	int i, rc;
+	int rc;
 
 	*acquired = 0;
 	jf_key_hex(k, hex);
 	snprintf(key, sizeof(key), "%s:l:%s", r->prefix, hex);
 	snprintf(px, sizeof(px), "%d", ttl_ms);
-	for (i = 0; i < 6; i++)
-		al[i] = strlen(av[i]);
-	if ((rc = cmd(r, &rep, 6, av, al, "lease")) != 0)
+	if ((rc = cmd_strs(r, &rep, 6, av, "lease")) != 0)
 		return rc;
 	*acquired = rep->type == REDIS_REPLY_STATUS;
 	freeReplyObject(rep);
@@ -904,15 +907,12 @@ rs_lease_release(void *self, const jf_key_t *k)
 	rs_t *r = self;
 	char key[256], hex[JF_KEY_HEX_LEN + 1];
 	const char *av[5] = { "EVAL", release_lua, "1", key, r->token };
-	size_t al[5];
 	redisReply *rep;
-	int i, rc;
+	int rc;
 
 	jf_key_hex(k, hex);
 	snprintf(key, sizeof(key), "%s:l:%s", r->prefix, hex);
-	for (i = 0; i < 5; i++)
-		al[i] = strlen(av[i]);
-	if ((rc = cmd(r, &rep, 5, av, al, "release")) != 0)
+	if ((rc = cmd_strs(r, &rep, 5, av, "release")) != 0)
 		return rc;
 	freeReplyObject(rep);
 	return 0;

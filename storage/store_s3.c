@@ -1,15 +1,21 @@
 /*
- * store_s3.c - the S3 store: s3://bucket/prefix?endpoint=http://host:port&region=R.
+ * store_s3.c - the S3 store:
  *
- * Path-style requests on the endpoint (without one,
- * https://s3.R.amazonaws.com). The object layout and the journal watch
- * are store_objects.c's; listings are ListObjectsV2 with continuation
- * tokens, read with bounded scans of the XML.
+ *   s3://bucket/prefix?endpoint=http://host:port&region=R&style=path|virtual
+ *       &payload=unsigned|signed&profile=NAME
  *
- * Requests are signed by libcurl (CURLOPT_AWS_SIGV4) with
- * $AWS_ACCESS_KEY_ID and $AWS_SECRET_ACCESS_KEY ($AWS_SESSION_TOKEN when
- * set); the body is sent as UNSIGNED-PAYLOAD in x-amz-content-sha256,
- * which S3 requires and libcurl uses as the payload hash.
+ * Without an endpoint, https://s3.R.amazonaws.com. style=path (the
+ * default) sends /bucket/key to the endpoint; style=virtual sends /key to
+ * bucket.endpoint-host, as AWS prefers and some gateways require. The
+ * object layout and the journal watch are store_objects.c's; listings are
+ * ListObjectsV2 with continuation tokens, read with bounded scans.
+ *
+ * Every request is signed here (store_sigv4.c), over exactly the headers
+ * it sends: Host, x-amz-date, x-amz-content-sha256 and, with temporary
+ * credentials, x-amz-security-token. payload=unsigned sends
+ * UNSIGNED-PAYLOAD as the payload hash; payload=signed hashes the body,
+ * as gateways that refuse unsigned payloads want. Credentials come from
+ * the chain in store_s3_creds.h and are refreshed before they expire.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +30,9 @@
 #include "common/util.h"
 #include "store_objects.h"
 #include "store_s3.h"
+#include "store_s3_creds.h"
+#include "store_sigv4.h"
+#include "store_xml.h"
 
 #define S3_MAX_LISTING (64u << 20)
 
@@ -31,102 +40,12 @@ typedef struct s3_store {
 	jf_objs_t o;                    /* first: the vtable's self */
 	char key_prefix[512];           /* object key prefix ("" or "p/") */
 	char bucket_url[1536];          /* endpoint/bucket */
-	char sigv4[160];
-	char userpwd[1024];
+	char region[64];
 	int page;
+	int virtual;                    /* bucket in the host name */
+	int sign_payload;               /* hash bodies instead of UNSIGNED-PAYLOAD */
+	jf_s3_creds_t creds;
 } s3_store_t;
-
-/* Find needle in [p, end); NULL if absent. */
-static const char *
-find(const char *p, const char *end, const char *needle)
-{
-	size_t n = strlen(needle);
-
-	if (p >= end || (size_t)(end - p) < n)
-		return NULL;
-	return memmem(p, (size_t)(end - p), needle, n);
-}
-
-static void
-xml_unescape(char *s)
-{
-	static const struct {
-		const char *e;
-		char c;
-	} ents[] = { { "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' },
-		{ "&quot;", '"' }, { "&apos;", '\'' } };
-	char *r = s, *w = s;
-
-	while (*r) {
-		size_t i;
-
-		for (i = 0; i < JF_ARRAY_LEN(ents); i++) {
-			size_t n = strlen(ents[i].e);
-
-			if (strncmp(r, ents[i].e, n) == 0) {
-				*w++ = ents[i].c;
-				r += n;
-				break;
-			}
-		}
-		if (i == JF_ARRAY_LEN(ents))
-			*w++ = *r++;
-	}
-	*w = '\0';
-}
-
-/* The text of <tag>...</tag> inside [p, end). */
-static int
-xml_text(const char *p, const char *end, const char *tag, const char **v, size_t *vlen)
-{
-	char open[64], close[64];
-	const char *a, *b;
-
-	snprintf(open, sizeof(open), "<%s>", tag);
-	snprintf(close, sizeof(close), "</%s>", tag);
-	if ((a = find(p, end, open)) == NULL)
-		return -1;
-	a += strlen(open);
-	if ((b = find(a, end, close)) == NULL)
-		return -1;
-	*v = a;
-	*vlen = (size_t)(b - a);
-	return 0;
-}
-
-/* Copy [v, v+n) with its XML entities decoded into out. */
-static int
-xml_copy(const char *v, size_t n, char *out, size_t outlen)
-{
-	if (n >= outlen)
-		return -1;
-	memcpy(out, v, n);
-	out[n] = '\0';
-	xml_unescape(out);
-	return 0;
-}
-
-static uint64_t
-iso_ms(const char *v, size_t n)
-{
-	char d[64];
-	struct tm tm = { 0 };
-	int y, mo, da, h, mi, se;
-
-	if (n >= sizeof(d))
-		return 0;
-	memcpy(d, v, n);
-	d[n] = '\0';
-	if (sscanf(d, "%d-%d-%dT%d:%d:%d", &y, &mo, &da, &h, &mi, &se) != 6)
-		return 0;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = da;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
-	return (uint64_t)timegm(&tm) * 1000;
-}
 
 /* One page's <Contents>: each key under the prefix, relative to it. */
 static int
@@ -135,20 +54,19 @@ s3_page(s3_store_t *s, const char *p, const char *end, jf_objs_name_fn fn, void 
 	size_t plen = strlen(s->key_prefix);
 	int rc = 0;
 
-	while (rc == 0 && (p = find(p, end, "<Contents>")) != NULL) {
-		const char *ce = find(p, end, "</Contents>"), *v;
+	while (rc == 0 && (p = jf_xml_find(p, end, "<Contents>")) != NULL) {
+		const char *ce = jf_xml_find(p, end, "</Contents>"), *v;
 		char key[1024];
 		size_t vlen;
 		uint64_t size = 0, mtime = 0;
 
 		if (ce == NULL)
 			break;
-		if (xml_text(p, ce, "Key", &v, &vlen) == 0 && xml_copy(v, vlen, key, sizeof(key)) == 0 &&
-		    strlen(key) > plen && memcmp(key, s->key_prefix, plen) == 0) {
-			if (xml_text(p, ce, "Size", &v, &vlen) == 0)
+		if (jf_xml_get(p, ce, "Key", key, sizeof(key)) == 0 && strlen(key) > plen && memcmp(key, s->key_prefix, plen) == 0) {
+			if (jf_xml_text(p, ce, "Size", &v, &vlen) == 0)
 				size = strtoull(v, NULL, 10);
-			if (xml_text(p, ce, "LastModified", &v, &vlen) == 0)
-				mtime = iso_ms(v, vlen);
+			if (jf_xml_text(p, ce, "LastModified", &v, &vlen) == 0)
+				mtime = (uint64_t)jf_xml_time_ms(v, vlen);
 			rc = fn(&s->o, key + plen, size, mtime, arg);
 		}
 		p = ce + 11;
@@ -186,8 +104,8 @@ s3_list(jf_objs_t *o, const char *sub, const char *start_after, jf_objs_name_fn 
 		/* query parameters in canonical (sorted) order, as SigV4 signs them */
 		if (jf_url_encode(token, 0, enc_token, sizeof(enc_token)) != 0)
 			return JF_ERR_TOOBIG;
-		snprintf(url, sizeof(url), "%s?%s%s%slist-type=2&max-keys=%d&prefix=%s%s%s",
-		    s->bucket_url, token[0] ? "continuation-token=" : "", token[0] ? enc_token : "",
+		snprintf(url, sizeof(url), "%s%s?%s%s%slist-type=2&max-keys=%d&prefix=%s%s%s",
+		    s->bucket_url, s->virtual ? "/" : "", token[0] ? "continuation-token=" : "", token[0] ? enc_token : "",
 		    token[0] ? "&" : "", s->page, enc_prefix,
 		    enc_after[0] ? "&start-after=" : "", enc_after);
 		if ((rc = jf_objs_request(o, "GET", url, NULL, 0, S3_MAX_LISTING)) != 0)
@@ -199,11 +117,11 @@ s3_list(jf_objs_t *o, const char *sub, const char *start_after, jf_objs_name_fn 
 			return JF_ERR_NOMEM;
 		p = (const char *)body;
 		end = p + len;
-		truncated = xml_text(p, end, "IsTruncated", &v, &vlen) == 0 && vlen == 4 &&
+		truncated = jf_xml_text(p, end, "IsTruncated", &v, &vlen) == 0 && vlen == 4 &&
 		    memcmp(v, "true", 4) == 0;
 		token[0] = '\0';
-		if (truncated && xml_text(p, end, "NextContinuationToken", &v, &vlen) == 0)
-			(void)xml_copy(v, vlen, token, sizeof(token));
+		if (truncated)
+			(void)jf_xml_get(p, end, "NextContinuationToken", token, sizeof(token));
 		rc = s3_page(s, p, end, fn, arg);
 		jf_free(body);
 		if (rc != 0 || !truncated)
@@ -215,8 +133,90 @@ s3_list(jf_objs_t *o, const char *sub, const char *start_after, jf_objs_name_fn 
 	}
 }
 
+static void s3_close(void *self);
+
+/* Split a URL we built ("scheme://authority/path?query") into its parts. */
+static int
+url_split(const char *url, char *host, size_t hlen, char *path, size_t plen, const char **query)
+{
+	const char *a = strstr(url, "://"), *p, *q;
+
+	if (a == NULL)
+		return JF_ERR_INVAL;
+	a += 3;
+	p = a + strcspn(a, "/?");
+	q = strchr(p, '?');
+	if ((size_t)(p - a) >= hlen || (size_t)((q ? q : p + strlen(p)) - p) + 2 > plen)
+		return JF_ERR_TOOBIG;
+	memcpy(host, a, (size_t)(p - a));
+	host[p - a] = '\0';
+	path[0] = '/';
+	path[1] = '\0';
+	if (*p == '/') {
+		memcpy(path, p, (size_t)((q ? q : p + strlen(p)) - p));
+		path[(q ? q : p + strlen(p)) - p] = '\0';
+	}
+	*query = q ? q + 1 : "";
+	return 0;
+}
+
+static int
+add(struct curl_slist **l, const char *name, const char *value)
+{
+	char line[4400];
+	struct curl_slist *n;
+
+	if ((size_t)snprintf(line, sizeof(line), "%s: %s", name, value) >= sizeof(line))
+		return JF_ERR_TOOBIG;
+	if ((n = curl_slist_append(*l, line)) == NULL)
+		return JF_ERR_NOMEM;
+	*l = n;
+	return 0;
+}
+
+/* Sign one request: the headers it sends, each of them signed. */
+static int
+s3_headers(jf_objs_t *o, const char *method, const char *url, const uint8_t *body, size_t blen,
+    struct curl_slist **out)
+{
+	s3_store_t *s = (s3_store_t *)o;
+	jf_sigv4_hdr_t h[4];
+	jf_sigv4_req_t r;
+	char host[300], path[4096], date[JF_SIGV4_DATE_LEN + 1], hash[65], auth[512];
+	const char *query;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = jf_s3_creds_fresh(&s->creds, o->c.err, sizeof(o->c.err))) != 0 ||
+	    (rc = url_split(url, host, sizeof(host), path, sizeof(path), &query)) != 0)
+		return rc;
+	jf_sigv4_date((int64_t)time(NULL), date);
+	if (s->sign_payload)
+		jf_sigv4_hash_hex(body ? (const void *)body : "", body ? blen : 0, hash);
+	else
+		jf_strlcpy(hash, JF_SIGV4_UNSIGNED, sizeof(hash));
+	h[n++] = (jf_sigv4_hdr_t){ "host", host };
+	h[n++] = (jf_sigv4_hdr_t){ "x-amz-content-sha256", hash };
+	h[n++] = (jf_sigv4_hdr_t){ "x-amz-date", date };
+	if (s->creds.token[0])
+		h[n++] = (jf_sigv4_hdr_t){ "x-amz-security-token", s->creds.token };
+	r = (jf_sigv4_req_t){ .method = method, .path = path, .query = query, .hdrs = h,
+		.nhdrs = n, .payload_hash = hash, .amz_date = date, .region = s->region,
+		.service = "s3", .access_key = s->creds.id, .secret_key = s->creds.secret };
+	if ((rc = jf_sigv4_sign(&r, auth, sizeof(auth))) != 0)
+		return rc;
+	/* exactly the signed headers go out (curl sends our Host, not its own) */
+	if ((rc = add(out, "Host", host)) != 0 || (rc = add(out, "x-amz-content-sha256", hash)) != 0 ||
+	    (rc = add(out, "x-amz-date", date)) != 0 ||
+	    (s->creds.token[0] && (rc = add(out, "x-amz-security-token", s->creds.token)) != 0) ||
+	    (rc = add(out, "Authorization", auth)) != 0)
+		return rc;
+	return 0;
+}
+
 static const jf_objs_hooks_t s3_hooks = {
 	.list = s3_list,
+	.headers = s3_headers,
 	.delete_blind = 1,              /* S3 answers 204 whether or not it was there */
 };
 
@@ -240,13 +240,57 @@ key_prefix_set(s3_store_t *s, const char *path)
 	return 0;
 }
 
+/* One of two words for a URL option: 0 for the first (the default), 1
+ * for the second, -1 for anything else. */
+static int
+url_choice(const char *url, const char *name, const char *a, const char *b)
+{
+	char v[32];
+	int r = jf_store_url_param(url, name, v, sizeof(v));
+
+	if (r == 0 || (r == 1 && strcmp(v, a) == 0))
+		return 0;
+	return r == 1 && strcmp(v, b) == 0 ? 1 : -1;
+}
+
+/* bucket_url for the endpoint: path style appends the bucket, virtual
+ * style puts it in front of the host. */
+static int
+bucket_url_set(s3_store_t *s, const char *bucket, const char *endpoint, char *err,
+    size_t errlen)
+{
+	jf_url_t *e;
+	char host[300], port[16];
+	int rc;
+
+	if (!s->virtual) {
+		snprintf(s->bucket_url, sizeof(s->bucket_url), "%s/%s", endpoint, bucket);
+		return 0;
+	}
+	if ((e = jf_malloc(sizeof(*e))) == NULL)
+		return JF_ERR_NOMEM;
+	if ((rc = jf_url_parse(endpoint, e, err, errlen)) == 0) {
+		jf_url_host_fmt(e->host, host, sizeof(host));
+		port[0] = '\0';
+		if (e->port)
+			snprintf(port, sizeof(port), ":%d", e->port);
+		if (strchr(e->host, ':') != NULL || (e->path[0] && strcmp(e->path, "/") != 0))
+			rc = jf_seterr(err, errlen, JF_ERR_INVAL,
+			    "style=virtual needs an endpoint with a host name and no path");
+		else
+			snprintf(s->bucket_url, sizeof(s->bucket_url), "%s://%s.%s%s", e->scheme,
+			    bucket, host, port);
+	}
+	jf_free(e);
+	return rc;
+}
+
 static int
 s3_open(const char *url, const jf_url_t *u, const jf_store_opts_t *opts, void **self,
     char *err, size_t errlen)
 {
 	s3_store_t *s;
-	const char *id, *secret, *token;
-	char endpoint[1024], region[64], hdr[4200], enc[1600];
+	char endpoint[1024], profile[128], enc[1600];
 	size_t n;
 	int rc;
 
@@ -262,14 +306,23 @@ s3_open(const char *url, const jf_url_t *u, const jf_store_opts_t *opts, void **
 	}
 	if ((rc = jf_objs_init(&s->o, &s3_hooks, url, opts, err, errlen)) != 0)
 		goto fail;
-	if (jf_store_url_param(url, "region", region, sizeof(region)) != 1 || !region[0])
-		snprintf(region, sizeof(region), "us-east-1");
+	if ((s->virtual = url_choice(url, "style", "path", "virtual")) < 0 ||
+	    (s->sign_payload = url_choice(url, "payload", "unsigned", "signed")) < 0) {
+		rc = jf_seterr(err, errlen, JF_ERR_INVAL,
+		    "s3 URL: style is path or virtual, payload is unsigned or signed");
+		goto fail;
+	}
+	if (jf_store_url_param(url, "region", s->region, sizeof(s->region)) != 1 || !s->region[0])
+		snprintf(s->region, sizeof(s->region), "us-east-1");
 	if (jf_store_url_param(url, "endpoint", endpoint, sizeof(endpoint)) != 1 || !endpoint[0])
-		snprintf(endpoint, sizeof(endpoint), "https://s3.%s.amazonaws.com", region);
+		snprintf(endpoint, sizeof(endpoint), "https://s3.%s.amazonaws.com", s->region);
+	if (jf_store_url_param(url, "profile", profile, sizeof(profile)) != 1)
+		profile[0] = '\0';
 	n = strlen(endpoint);
 	while (n > 0 && endpoint[n - 1] == '/')
 		endpoint[--n] = '\0';
-	snprintf(s->bucket_url, sizeof(s->bucket_url), "%s/%s", endpoint, u->host);
+	if ((rc = bucket_url_set(s, u->host, endpoint, err, errlen)) != 0)
+		goto fail;
 	if (jf_url_encode(s->key_prefix, 1, enc, sizeof(enc)) != 0) {
 		rc = jf_seterr(err, errlen, JF_ERR_INVAL, "s3 prefix too long");
 		goto fail;
@@ -277,32 +330,26 @@ s3_open(const char *url, const jf_url_t *u, const jf_store_opts_t *opts, void **
 	n = strlen(enc);
 	snprintf(s->o.base, sizeof(s->o.base), "%s%s%.*s", s->bucket_url, n ? "/" : "",
 	    (int)(n ? n - 1 : 0), enc);
-	snprintf(s->o.c.shown, sizeof(s->o.c.shown), "s3://%s/%s", u->host, s->key_prefix);
-	id = getenv("AWS_ACCESS_KEY_ID");
-	secret = getenv("AWS_SECRET_ACCESS_KEY");
-	token = getenv("AWS_SESSION_TOKEN");
-	if (id == NULL || !*id || secret == NULL || !*secret) {
-		rc = jf_seterr(err, errlen, JF_ERR_AUTH,
-		    "s3 store: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set");
+	snprintf(s->o.c.shown, sizeof(s->o.c.shown), "s3://%s/%.*s", u->host,
+	    (int)(s->key_prefix[0] ? strlen(s->key_prefix) - 1 : 0), s->key_prefix);
+	if ((rc = jf_s3_creds_init(&s->creds, s->region, profile, opts, err, errlen)) != 0)
 		goto fail;
-	}
-	snprintf(s->userpwd, sizeof(s->userpwd), "%s:%s", id, secret);
-	snprintf(s->sigv4, sizeof(s->sigv4), "aws:amz:%s:s3", region);
-	if ((rc = jf_curl_header_add(&s->o.c, "x-amz-content-sha256: UNSIGNED-PAYLOAD")) != 0)
-		goto fail;
-	if (token && *token) {
-		snprintf(hdr, sizeof(hdr), "x-amz-security-token: %s", token);
-		if ((rc = jf_curl_header_add(&s->o.c, hdr)) != 0)
-			goto fail;
-	}
-	curl_easy_setopt(s->o.c.h, CURLOPT_HTTPHEADER, s->o.c.base);
-	curl_easy_setopt(s->o.c.h, CURLOPT_AWS_SIGV4, s->sigv4);
-	curl_easy_setopt(s->o.c.h, CURLOPT_USERPWD, s->userpwd);
 	*self = s;
 	return 0;
 fail:
-	jf_objs_close(s);
+	s3_close(s);
 	return rc;
 }
 
-const jf_store_ops_t jf_store_s3_ops = JF_OBJS_OPS("s3", s3_open);
+/* Wipe the credentials, then what every object store frees. */
+static void
+s3_close(void *self)
+{
+	s3_store_t *s = self;
+
+	if (s != NULL)
+		jf_s3_creds_clear(&s->creds);
+	jf_objs_close(self);
+}
+
+const jf_store_ops_t jf_store_s3_ops = JF_OBJS_OPS("s3", s3_open, s3_close);

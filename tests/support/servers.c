@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "common/url.h"
 #include "servers.h"
 #include "support.h"
@@ -81,6 +83,21 @@ spawn(jft_server_t *s)
 		char *argv[] = { node, legacy, script, d, s->root, a, ip, pp, port, sil, cb, bucket, NULL };
 
 		snprintf(script, sizeof(script), "%s", s3rver_script());
+		s->pid = jft_spawn(argv, s->log);
+		break;
+	}
+	case JFT_S3VERIFY: {
+		/* Debian's python3 and its python3-botocore, not whatever
+		 * python3 comes first on PATH */
+		char py[] = "/usr/bin/python3", pp[] = "--port", b[] = "--bucket", bucket[] = "jitfarm",
+		    k[] = "--key", key1[] = JFT_S3_KEY ":" JFT_S3_SECRET,
+		    key2[] = JFT_S3_TOKEN_KEY ":" JFT_S3_TOKEN_SECRET ":" JFT_S3_TOKEN,
+		    ra[] = "--role-arn", role[] = JFT_S3_ROLE_ARN, wt[] = "--web-token",
+		    tok[] = JFT_S3_WEB_TOKEN, script[4096];
+		char *argv[] = { py, script, pp, port, b, bucket, k, key1, k, key2, ra, role, wt, tok,
+			NULL };
+
+		snprintf(script, sizeof(script), "%s", jft_src("tests/s3/s3verify.py"));
 		s->pid = jft_spawn(argv, s->log);
 		break;
 	}
@@ -235,6 +252,13 @@ config_s3rver(jft_server_t *s)
 }
 
 static void
+config_s3verify(jft_server_t *s)
+{
+	snprintf(s->url, sizeof(s->url),
+	    "s3://jitfarm/store?endpoint=http://127.0.0.1:%d&region=us-east-1", s->port);
+}
+
+static void
 copy_opt(const char **dst, char *buf, size_t len, const char *src)
 {
 	*dst = NULL;
@@ -247,7 +271,7 @@ copy_opt(const char **dst, char *buf, size_t len, const char *src)
 jft_server_t *
 jft_server_start(jft_server_kind_t kind, const jft_server_opts_t *opts)
 {
-	static const char *const tags[] = { "", "redis", "nginx", "s3rver" };
+	static const char *const tags[] = { "", "redis", "nginx", "s3rver", "s3verify" };
 	jft_server_t *s = calloc(1, sizeof(*s));
 
 	if (s == NULL)
@@ -274,6 +298,9 @@ jft_server_start(jft_server_kind_t kind, const jft_server_opts_t *opts)
 	case JFT_S3RVER:
 		config_s3rver(s);
 		break;
+	case JFT_S3VERIFY:
+		config_s3verify(s);
+		break;
 	default:
 		abort();
 	}
@@ -293,6 +320,12 @@ jft_server_t *
 jft_nginx_start(const jft_server_opts_t *opts)
 {
 	return jft_server_start(JFT_NGINX, opts);
+}
+
+jft_server_t *
+jft_s3verify_start(const jft_server_opts_t *opts)
+{
+	return jft_server_start(JFT_S3VERIFY, opts);
 }
 
 jft_server_t *
@@ -408,7 +441,58 @@ jft_redis_cli(jft_server_t *s, const char *const argv[])
 void
 jft_s3_env(void)
 {
-	setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
-	setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
+	setenv("AWS_ACCESS_KEY_ID", JFT_S3_KEY, 1);
+	setenv("AWS_SECRET_ACCESS_KEY", JFT_S3_SECRET, 1);
 	unsetenv("AWS_SESSION_TOKEN");
+}
+
+void
+jft_s3_env_token(void)
+{
+	setenv("AWS_ACCESS_KEY_ID", JFT_S3_TOKEN_KEY, 1);
+	setenv("AWS_SECRET_ACCESS_KEY", JFT_S3_TOKEN_SECRET, 1);
+	setenv("AWS_SESSION_TOKEN", JFT_S3_TOKEN, 1);
+}
+
+static size_t
+ctl_body(char *p, size_t sz, size_t n, void *arg)
+{
+	char **w = arg;         /* w[0]: write position, w[1]: end (room for the NUL) */
+	size_t add = sz * n, room = (size_t)(w[1] - w[0]);
+
+	if (add > room)
+		add = room;
+	memcpy(w[0], p, add);
+	w[0] += add;
+	return sz * n;
+}
+
+int
+jft_s3verify_ctl(jft_server_t *s, const char *what, char *out, size_t outlen)
+{
+	char url[512], sink[64], *w[2];
+	CURL *c = curl_easy_init();
+	long status = 0;
+	CURLcode cc;
+
+	if (c == NULL)
+		return -1;
+	if (out == NULL || outlen == 0) {
+		out = sink;
+		outlen = sizeof(sink);
+	}
+	w[0] = out;
+	w[1] = out + outlen - 1;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/_jft/%s", s->port, what);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	if (strncmp(what, "stats", 5) != 0)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, ctl_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, w);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+	cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	*w[0] = '\0';
+	return cc == CURLE_OK && status == 200 ? 0 : -1;
 }

@@ -32,6 +32,12 @@
  *    bucket "jitfarm" created at start; access key "S3RVER", secret
  *    "S3RVER". url = "s3://jitfarm/store?endpoint=http://127.0.0.1:PORT&region=us-east-1".
  *    jft_s3_env() exports AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY for it.
+ *  - s3verify: tests/s3/s3verify.py under Debian's /usr/bin/python3, an
+ *    S3 (and STS) server that checks every request's SigV4 signature with
+ *    botocore; bucket "jitfarm", the same static key as s3rver plus a
+ *    session-token identity (jft_s3_env_token) and a web-identity role
+ *    (JFT_S3_ROLE_ARN, JFT_S3_WEB_TOKEN). Faults, clock skew and counters
+ *    through jft_s3verify_ctl. url as for s3rver.
  *
  * Not thread-safe; call from the test's main thread. Child processes
  * forked by the test must not call these functions for a server they did
@@ -45,8 +51,19 @@
 typedef enum jft_server_kind {
 	JFT_REDIS = 1,
 	JFT_NGINX = 2,
-	JFT_S3RVER = 3
+	JFT_S3RVER = 3,
+	JFT_S3VERIFY = 4
 } jft_server_kind_t;
+
+/* The keys both S3 servers accept (s3rver takes any signature; s3verify
+ * checks every one), and what s3verify knows for session tokens and STS. */
+#define JFT_S3_KEY "S3RVER"
+#define JFT_S3_SECRET "S3RVER"
+#define JFT_S3_TOKEN_KEY "ASIATESTSESSION"
+#define JFT_S3_TOKEN_SECRET "session/secret+key"
+#define JFT_S3_TOKEN "FwoGZXIvYXdzEXAMPLESESSIONTOKEN/with+odd=chars"
+#define JFT_S3_ROLE_ARN "arn:aws:iam::123456789012:role/jitfarm-test"
+#define JFT_S3_WEB_TOKEN "eyJhbGciOiJSUzI1NiJ9.test-service-account-token.sig"
 
 typedef struct jft_server_opts {
 	const char *password;           /* redis requirepass; nginx basic auth password */
@@ -73,6 +90,7 @@ typedef struct jft_server {
 jft_server_t *jft_redis_start(const jft_server_opts_t *opts);
 jft_server_t *jft_nginx_start(const jft_server_opts_t *opts);
 jft_server_t *jft_s3rver_start(const jft_server_opts_t *opts);
+jft_server_t *jft_s3verify_start(const jft_server_opts_t *opts);
 jft_server_t *jft_server_start(jft_server_kind_t kind, const jft_server_opts_t *opts);
 
 /* SIGTERM and wait (up to 5 s, then SIGKILL). Data stays. 0 on success. */
@@ -94,5 +112,11 @@ char *jft_redis_cli(jft_server_t *s, const char *const argv[]);
 /* Export AWS_ACCESS_KEY_ID=S3RVER and AWS_SECRET_ACCESS_KEY=S3RVER
  * (and unset AWS_SESSION_TOKEN) for the s3 store in this process. */
 void jft_s3_env(void);
+/* Export the session-token identity s3verify knows (key, secret, token). */
+void jft_s3_env_token(void);
+/* s3verify's control: what is "stats" (GET; JSON into out) or e.g.
+ * "fail?status=503&code=SlowDown&count=2", "skew?seconds=3600",
+ * "sts?duration=4" (POST). 0 on success. */
+int jft_s3verify_ctl(jft_server_t *s, const char *what, char *out, size_t outlen);
 
 #endif

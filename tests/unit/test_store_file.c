@@ -139,7 +139,7 @@ START_TEST(test_concurrent_writers_one_key)
 	}
 	closedir(d);
 	ck_assert_int_eq(files, 1);
-	free(blob);
+	jf_free(blob);
 	jft_rmtree(dir);
 	free(dir);
 }
