@@ -38,7 +38,8 @@ DEPS_OK := $(shell command -v $(LLVM_CONFIG) >/dev/null 2>&1 && \
 	{ test ! -f tests/cc/fetch-lua.sh || test -f tests/cc/lua/src/Makefile; } && \
 	command -v promtool >/dev/null 2>&1 && command -v docker-compose >/dev/null 2>&1 && \
 	command -v ccache >/dev/null 2>&1 && command -v sccache >/dev/null 2>&1 && \
-	command -v dockerd >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1 && echo yes)
+	command -v dockerd >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1 && \
+	/usr/bin/python3 -c 'import botocore' >/dev/null 2>&1 && echo yes)
 ifneq ($(DEPS_OK),yes)
 ifneq ($(MAKECMDGOALS),clean)
 $(info jitfarm: some dependencies are missing; running scripts/install-deps.sh)
