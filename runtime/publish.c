@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "artifact.h"
 #include "event.h"
+#include "evict.h"
 #include "publish.h"
 
 #define MAX_RETIRE_BATCH 64
@@ -188,10 +189,19 @@ jf_pub_reclaim(jf_runtime_t *rt, int all)
 		pthread_mutex_lock(&rt->lock);
 		min = all ? UINT64_MAX : (rt->rs.slots ? jf_rs_min_epoch(&rt->rs) : UINT64_MAX);
 		for (i = 0, k = 0; i < rt->nretired; i++) {
-			if (rt->retired[i].epoch <= min && nb < MAX_RETIRE_BATCH)
-				batch[nb++] = rt->retired[i];
-			else
-				rt->retired[k++] = rt->retired[i];
+			jf_retired_t *x = &rt->retired[i];
+
+			/* a pinned program waits for its last unpin (seq_cst:
+			 * a pin made before the epoch passed is seen here) */
+			if (x->epoch <= min && nb < MAX_RETIRE_BATCH &&
+			    (x->prog == NULL || all || atomic_load(&x->prog->pins) == 0)) {
+				/* what readers marked in it counts for eviction */
+				if (!all)
+					jf_evict_fold_map(rt, x->map);
+				batch[nb++] = *x;
+			} else {
+				rt->retired[k++] = *x;
+			}
 		}
 		rt->nretired = k;
 		pthread_mutex_unlock(&rt->lock);

@@ -52,7 +52,7 @@ jf_reg_install(jf_runtime_t *rt, const uint64_t id[4], jf_program_t *p, int kind
 	rec->result = 0;
 	rec->ev_kind = kind;
 	rec->ev_ns = ns;
-	rec->last_used_ms = jf_rt_now_ms();
+	rec->last_tick = atomic_load(&rt->rs.tick);     /* fresh: as if used now */
 	rt->code_bytes += p->code_bytes;
 	/* best effort: without the mark the feed may fetch it once more */
 	jf_id_words(p->key.b, kw);

@@ -36,6 +36,7 @@
 #include "map.h"
 
 #define JF_TUNE_MAX 32
+#define JF_TICK_HIST 64                 /* use ticks remembered (evict.c) */
 
 struct jf_config {
 	int enabled;
@@ -69,6 +70,7 @@ struct jf_program {
 	size_t nsyms;
 	void *handle;                   /* loader handle */
 	uint64_t code_bytes;
+	_Atomic uint32_t pins;          /* jf_program_pin: freed only at 0 */
 };
 
 /* Registry record states. */
@@ -87,7 +89,8 @@ typedef struct jf_rec {
 	int dirty;                      /* must go into the next published map */
 	uint64_t batch;                 /* published when rt->pub_gen reaches this */
 	uint64_t expires_ms;            /* R_NEG */
-	uint64_t last_used_ms;
+	uint32_t last_tick;             /* latest use tick known (evict.c) */
+	int evict_req;                  /* jf_runtime_evict asked for it */
 	jf_program_t *prog;
 	struct jf_rec *next_dirty;
 	/* the event to report once the map that holds prog is published */
@@ -155,6 +158,9 @@ struct jf_runtime {
 	jf_retired_t *retired;         /* jf_vec_grow */
 	size_t nretired, capretired;
 	uint64_t last_decay_ms, last_scan_ms;
+	uint64_t tick_start[JF_TICK_HIST];   /* ms at which each recent use tick began */
+	uint64_t tick_ms;               /* how long a use tick lasts */
+	int evict_asked;                /* some record has evict_req set (under lock) */
 
 	/* threads */
 	pthread_t backend, watcher, *workers;
@@ -162,6 +168,7 @@ struct jf_runtime {
 	char cursor[256];               /* watch position */
 
 	/* counters */
+	_Atomic uint64_t npins;         /* pins held on any program */
 	_Atomic uint64_t st_promotions, st_compiles, st_compile_failures, st_fetches,
 	    st_preloaded, st_pushed, st_rejected, st_evicted, st_swaps;
 };
