@@ -76,7 +76,7 @@ backend_main(void *arg)
 		if (atomic_load(&rt->paused))
 			continue;
 		/* evict only what can be retired */
-		if ((dc.now - rt->last_scan_ms >= 50 || rt->evict_asked) &&
+		if ((dc.now - rt->last_scan_ms >= 50 || rt->evict_asked || rt->room_wanted > 0) &&
 		    jf_pub_reserve(rt, EVICT_MAX + 1) == 0) {
 			ngone = jf_evict_scan(rt, dc.now, gone, notes, EVICT_MAX);
 			rt->last_scan_ms = dc.now;

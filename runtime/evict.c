@@ -4,7 +4,8 @@
  * next published map drops it, and its program is retired with that map
  * (freed once no reader, scope or pin can still hold it: publish.c).
  *
- * Exact idle eviction. Every hit stores the current use tick into its map
+ * Exact idle eviction. With idle eviction or a code budget on, every hit
+ * stores the current use tick into its map
  * slot when the slot does not show it already (one store per program per
  * tick). A tick lasts tick_ms (1/16 of the idle time, at least the drain
  * interval); the start of the last JF_TICK_HIST ticks is remembered. A
@@ -27,6 +28,10 @@ jf_evict_ticks_init(jf_runtime_t *rt, uint64_t now)
 	uint64_t idle = (uint64_t)TUNE(rt, JF_TUNE_IDLE_EVICT_MS);
 	uint64_t g = idle > 0 ? idle / 16 : 50;
 
+	/* without idle eviction or a budget nobody reads the marks: the
+	 * tick stays 0 and hits store nothing */
+	if (idle == 0 && TUNE(rt, JF_TUNE_CODE_BUDGET) == 0)
+		return;
 	if (g < (uint64_t)TUNE(rt, JF_TUNE_DRAIN_INTERVAL_MS))
 		g = (uint64_t)TUNE(rt, JF_TUNE_DRAIN_INTERVAL_MS);
 	rt->tick_ms = g > 0 ? g : 1;
@@ -39,7 +44,7 @@ jf_evict_tick(jf_runtime_t *rt, uint64_t now)
 {
 	uint32_t cur = atomic_load_explicit(&rt->rs.tick, memory_order_relaxed);
 
-	if (now - rt->tick_start[cur % JF_TICK_HIST] < rt->tick_ms)
+	if (cur == 0 || now - rt->tick_start[cur % JF_TICK_HIST] < rt->tick_ms)
 		return;
 	rt->tick_start[(cur + 1) % JF_TICK_HIST] = now;
 	atomic_store_explicit(&rt->rs.tick, cur + 1, memory_order_relaxed);
@@ -159,7 +164,8 @@ jf_evict_scan(jf_runtime_t *rt, uint64_t now, jf_program_t **gone, jf_evict_note
 		asked = r != NULL && r->state == R_LOADED && r->evict_req;
 	}
 	rt->evict_asked = asked;
-	while (budget > 0 && rt->code_bytes > budget && n < max) {
+	/* over the budget, or a load waits for room (artifact.c) */
+	while (budget > 0 && rt->code_bytes + rt->room_wanted > budget && n < max) {
 		jf_rec_t *lru = NULL;
 
 		for (i = 0; i < rt->reg.cap; i++) {

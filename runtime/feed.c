@@ -64,9 +64,14 @@ take_artifact(jf_runtime_t *rt, jf_store_t *st, const jf_key_t *key, int kind)
 	}
 	r = jf_art_load(rt, key, blob, len, &p, id, err, sizeof(err));
 	free(blob);     /* the store's buffer (libc) */
-	if (r == JF_ERR_NOMEM) {
+	if (r == JF_ERR_NOMEM || r == JF_ERR_BUSY) {
 		/* not the artifact's fault: a later resync or lookup tries again */
-		jf_warn("runtime: %s", err);
+		jf_debug("runtime: not loaded now: %s", err);
+		return;
+	}
+	if (r == JF_ERR_TOOBIG) {
+		jf_reg_seen_mark(rt, key);      /* will never fit the budget */
+		jf_debug("runtime: %s", err);
 		return;
 	}
 	if (r == JF_ERR_NOTFOUND) {

@@ -155,7 +155,7 @@ jf_readside_init(jf_readside_t *rs, uint32_t nslots, uint32_t ring_size)
 	rs->enabled = 1;
 	while (rsz < ring_size && rsz < (1u << 24))
 		rsz <<= 1;
-	atomic_init(&rs->tick, 1);
+	atomic_init(&rs->tick, 0);      /* 0: uses not tracked (no store on a hit) */
 	if (nslots == 0)
 		nslots = 1;
 	bytes = (size_t)nslots * sizeof(jf_tslot_t) + 64;

@@ -129,7 +129,8 @@ typedef struct jf_readside {
 	pthread_key_t key;                      /* releases a slot at thread exit */
 	_Alignas(64) _Atomic(jf_map_t *) map;
 	_Atomic uint64_t epoch;                 /* starts at 1 */
-	_Atomic uint32_t tick;                  /* use tick, advanced by the writer; >= 1 */
+	_Atomic uint32_t tick;                  /* use tick, advanced by the writer;
+						 * 0 while nothing needs uses */
 	int enabled;
 	uint64_t id;                            /* unique per runtime, for the TLS cache */
 	jf_tslot_t *slots;              /* aligned inside slots_mem */
@@ -218,7 +219,8 @@ jf_rs_lookup(jf_readside_t *rs, jf_tslot_t *ts, const uint64_t id[4])
 	return jf_map_find(m, id);
 }
 
-/* Record a hit on s: one store when the tick moved on since the last. */
+/* Record a hit on s: one store when the tick moved on since the last;
+ * none at all while the tick is 0 (no eviction that needs uses). */
 static inline void
 jf_rs_mark_used(jf_readside_t *rs, const jf_mslot_t *s)
 {

@@ -8,6 +8,7 @@
  * event is reported only after the map holding its program is published,
  * so a lookup made after the event finds the program.
  */
+#include <malloc.h>
 #include <string.h>
 
 #include "common/buf.h"
@@ -181,7 +182,7 @@ void
 jf_pub_reclaim(jf_runtime_t *rt, int all)
 {
 	jf_retired_t batch[MAX_RETIRE_BATCH];
-	size_t nb, i, k;
+	size_t nb, i, k, nprogs = 0;
 	uint64_t min;
 
 	do {
@@ -204,10 +205,21 @@ jf_pub_reclaim(jf_runtime_t *rt, int all)
 			}
 		}
 		rt->nretired = k;
+		rt->nfreeing += nb;     /* still pending in the stats until freed */
 		pthread_mutex_unlock(&rt->lock);
 		for (i = 0; i < nb; i++) {
 			jf_map_free(batch[i].map);
 			jf_art_program_free(rt, batch[i].prog);
+			nprogs += batch[i].prog != NULL;
 		}
+		pthread_mutex_lock(&rt->lock);
+		rt->nfreeing -= nb;
+		pthread_mutex_unlock(&rt->lock);
 	} while (nb == MAX_RETIRE_BATCH);
+	/* unloaded code leaves free heap behind (LLVM's per-program tables):
+	 * give it back to the system, at most every 100 ms */
+	if (nprogs > 0 && !all && jf_rt_now_ms() - rt->last_trim_ms >= 100) {
+		rt->last_trim_ms = jf_rt_now_ms();
+		malloc_trim(0);
+	}
 }

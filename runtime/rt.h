@@ -69,7 +69,7 @@ struct jf_program {
 	jf_psym_t *syms;
 	size_t nsyms;
 	void *handle;                   /* loader handle */
-	uint64_t code_bytes;
+	uint64_t code_bytes;            /* counted in rt->loaded_bytes until freed */
 	_Atomic uint32_t pins;          /* jf_program_pin: freed only at 0 */
 };
 
@@ -151,12 +151,17 @@ struct jf_runtime {
 	size_t njobs, running;
 	int stopping;
 	_Atomic int paused;
-	uint64_t code_bytes;
+	uint64_t code_bytes;            /* of the programs in the registry */
+	uint64_t loaded_bytes;          /* reserved or mapped, until unloaded: <= the budget */
+	uint64_t room_wanted;           /* bytes loads wait for (evict.c makes room) */
+	pthread_cond_t room_cv;         /* a program was unloaded */
 
 	/* backend-only */
 	jf_hot_t hot;
 	jf_retired_t *retired;         /* jf_vec_grow */
 	size_t nretired, capretired;
+	size_t nfreeing;
+	uint64_t last_trim_ms;          /* publish.c: malloc_trim after unloading */                /* taken off retired[], being freed */
 	uint64_t last_decay_ms, last_scan_ms;
 	uint64_t tick_start[JF_TICK_HIST];   /* ms at which each recent use tick began */
 	uint64_t tick_ms;               /* how long a use tick lasts */

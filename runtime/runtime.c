@@ -222,6 +222,7 @@ runtime_open(const jf_config_t *c, jf_runtime_t **out, char *err, size_t errlen)
 	pthread_cond_init(&rt->bk_cv, NULL);
 	pthread_cond_init(&rt->job_cv, NULL);
 	pthread_cond_init(&rt->done_cv, NULL);
+	pthread_cond_init(&rt->room_cv, NULL);
 	jf_idtab_init(&rt->reg);
 	jf_idtab_init(&rt->seen);
 
@@ -361,6 +362,7 @@ runtime_close(jf_runtime_t *rt)
 	pthread_cond_destroy(&rt->bk_cv);
 	pthread_cond_destroy(&rt->job_cv);
 	pthread_cond_destroy(&rt->done_cv);
+	pthread_cond_destroy(&rt->room_cv);
 	jf_free(rt->mem);
 }
 
@@ -398,6 +400,9 @@ jf_compile_now(jf_runtime_t *rt, const uint8_t *program_id, int timeout_ms)
 		timeout_ms = (int)TUNE(rt, JF_TUNE_COMPILE_TIMEOUT_MS);
 	deadline = jf_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	jf_id_words(program_id, id);
+	/* outside a scope the thread holds nothing while it waits (else an
+	 * eviction that makes room for this very program could not finish) */
+	jf_thread_offline(rt);
 	pthread_mutex_lock(&rt->lock);
 	rec = jf_idtab_get(&rt->reg, id);
 	if (rec == NULL || rec->state == R_NEG || rec->state == R_GONE) {
@@ -565,8 +570,8 @@ jf_runtime_stats(jf_runtime_t *rt, jf_stats_t *out, size_t size)
 	 * publishing, and only the backend frees maps */
 	m = atomic_load(&rt->rs.map);
 	st.programs = m ? m->n : 0;
-	st.code_bytes = rt->code_bytes;
-	st.pending_reclaim = rt->nretired;
+	st.code_bytes = rt->loaded_bytes;
+	st.pending_reclaim = rt->nretired + rt->nfreeing;
 	st.hot_tracked = rt->hot.n;
 	pthread_mutex_unlock(&rt->lock);
 	memset(out, 0, size);

@@ -20,8 +20,8 @@
  * compiled for any node of the cluster reaches this one without a restart.
  *
  * Lifetimes. What a lookup returns (d.fn, d.prog and its symbols) stays
- * valid until the same thread's next jf_lookup(), outermost jf_enter() or
- * jf_thread_offline() on the same runtime; a host that never nests needs
+ * valid until the same thread's next jf_lookup(), jf_compile_now(),
+ * outermost jf_enter() or jf_thread_offline() on the same runtime; a host that never nests needs
  * nothing more. A host whose native code calls back into the host, which
  * may look up again (nested calls, as an EVM's CALL), wraps each native
  * call in jf_enter(rt) ... jf_leave(rt) on the thread that runs it: from
