@@ -130,7 +130,8 @@ struct jf_runtime {
 	int64_t tune[JF_TUNE_MAX];
 
 	/* the local farm */
-	pid_t master_pid;
+	pid_t master_pid;               /* the keeper (localfarm.c), its group's leader */
+	int keeper_fd;                  /* its pipe; -1 */
 	char *master_dir;
 
 	/* loading */

@@ -217,6 +217,7 @@ runtime_open(const jf_config_t *c, jf_runtime_t **out, char *err, size_t errlen)
 	rt->alloc = c->alloc;
 	memcpy(rt->tune, c->tune, sizeof(rt->tune));
 	rt->master_pid = -1;
+	rt->keeper_fd = -1;
 	pthread_mutex_init(&rt->lock, NULL);
 	pthread_mutex_init(&rt->load_lock, NULL);
 	pthread_cond_init(&rt->bk_cv, NULL);
