@@ -216,6 +216,12 @@ START_TEST(test_rss_after_eviction)
 	unsigned k;
 	int i;
 
+#ifdef JF_SANITIZE
+	/* the sanitizer's allocator keeps freed memory in quarantine: RSS
+	 * says nothing about what the runtime gives back */
+	fprintf(stderr, "rss: not measured in a sanitizer build\n");
+	return;
+#endif
 	for (k = 0; k < N; k++)
 		put_prog(url, k, RT_NS, NULL);
 	c = rt_config(url, "none");
