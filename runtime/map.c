@@ -113,7 +113,18 @@ jf_map_derive(const jf_map_t *old, const jf_mslot_t *adds,
 			return NULL;
 		}
 		m->slots = (jf_mslot_t *)(((uintptr_t)m->mem + 63) & ~(uintptr_t)63);
-		memcpy(m->slots, old->slots, old->cap * sizeof(jf_mslot_t));
+		/* slot by slot: readers may be storing use marks meanwhile */
+		for (i = 0; i < old->cap; i++) {
+			const jf_mslot_t *s = &old->slots[i];
+			jf_mslot_t *d = &m->slots[i];
+
+			memcpy(d->id, s->id, sizeof(d->id));
+			d->fn = s->fn;
+			d->meta = s->meta;
+			atomic_store_explicit(&d->used, atomic_load_explicit(&((jf_mslot_t *)s)->used,
+			    memory_order_relaxed), memory_order_relaxed);
+			memset(d->pad, 0, sizeof(d->pad));
+		}
 		m->n = old->n;
 	} else {
 		/* rehash, leaving room to grow so the next derive can copy */

@@ -150,7 +150,7 @@ struct jf_runtime {
 	uint64_t pub_gen;
 	jf_job_t *jobs, *jobs_tail;
 	size_t njobs, running;
-	int stopping;
+	_Atomic int stopping;            /* read without the lock by the watcher */
 	_Atomic int paused;
 	uint64_t code_bytes;            /* of the programs in the registry */
 	uint64_t loaded_bytes;          /* reserved or mapped, until unloaded: <= the budget */
@@ -170,7 +170,8 @@ struct jf_runtime {
 
 	/* threads */
 	pthread_t backend, watcher, *workers;
-	int nworkers, backend_ok, watcher_ok;
+	int nworkers, watcher_ok;
+	_Atomic int backend_ok;         /* read by loads waiting for room */
 	char cursor[256];               /* watch position */
 
 	/* counters */

@@ -13,8 +13,11 @@
  * Every chain is checked against an interpreter of the same programs.
  * Each native call runs inside jf_enter/jf_leave; built with
  * -DJF_REENTER_TODAY the test uses only the API the runtime had before
- * scopes existed (no jf_enter, no jf_runtime_evict), and then it crashes
- * (tests/runtime/README.md says how to build it that way).
+ * scopes existed (no jf_enter, no jf_runtime_evict), and against that
+ * runtime it dies with SIGSEGV.
+ *
+ * Under ThreadSanitizer (the whole library instrumented):
+ *   make SANITIZE=thread BUILD=build/tsan build/tsan/test/runtime/test_reenter
  */
 #include "rt_helpers.h"
 #include "support.h"
