@@ -306,8 +306,8 @@ make_artifacts(const char *url, size_t n, size_t first, jf_key_t *pids)
 	memset(&req, 0, sizeof(req));
 	req.ir = (const uint8_t *)ir;
 	req.ir_len = sizeof(ir) - 1;
-	req.ns = "bench";
-	req.opt = '1';
+	jf_strlcpy(req.spec.ns, "bench", sizeof(req.spec.ns));
+	req.spec.opt = '1';
 	if (jf_compile(&req, &a, NULL, err, sizeof(err)) != 0) {
 		printf("compile: %s\n", err);
 		return -1;

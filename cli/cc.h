@@ -1,6 +1,11 @@
 /*
- * cc.h - what the files of `jitfarm cc` share (cc.c: the command and its
- * cache; cc_args.c: reading a C compile line).
+ * cc.h - what the files of `jitfarm cc` share: the parsed compile line,
+ * the command, and its compile stage.
+ *
+ * The files of the cc path: cc.c (the command and its stages), cc_args.c
+ * (the option table), cc_path.c (base-directory rewriting), cc_key.c
+ * (keys), cc_entry.c (cache entries), cc_run.c (starting compilers),
+ * cc_compile.c (bitcode to object, left out of the jitfarm-cc front).
  *
  * `jitfarm cc` takes a compiler's command line. cc_args.c sorts every
  * argument into what it is (the source, the output, the opt level,
@@ -54,17 +59,13 @@ typedef struct jf_cc_args {
  * compiler to use when args does not start with one (NULL: $JITFARM_CC,
  * else clang-19). base is the base directory for path rewriting (NULL:
  * the working directory). Returns 0 (check a->reason: non-empty means
- * the compile must go to the real compiler), or JF_ERR_NOMEM /
- * JF_ERR_SYSTEM. a is zeroed on entry; free it with jf_cc_args_free.
+ * the compile must go to the real compiler), or JF_ERR_SYSTEM when the
+ * working directory is unknown. a is zeroed on entry; free it with
+ * jf_cc_args_free (its strings are jf_x* memory).
  */
 int jf_cc_args_parse(char **args, size_t n, const char *compiler, const char *base,
     jf_cc_args_t *a);
 void jf_cc_args_free(jf_cc_args_t *a);
-
-/* Rewrite path relative to cwd when it is absolute and under base (or is
- * base). Returns a malloc'd string (a copy of path when not rewritten),
- * or NULL when out of memory. */
-char *jf_cc_relpath(const char *path, const char *cwd, const char *base);
 
 /* The command, shared by `jitfarm cc` (front 0) and the jitfarm-cc
  * binary (front 1, cc_front_main.c): argv[0] is the command's name. */

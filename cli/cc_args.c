@@ -14,10 +14,12 @@
  * -emit-llvm), for linking, or for more than one source. Those go to the
  * real compiler, with the reason recorded for -v.
  *
- * The rule is conservative: an option this file does not know is a
- * reason to fall back, never a guess.
+ * Every option is looked up in one const table (cc_opts[], first match
+ * wins) that says how it is spelled (exact, a prefix, or an option with a
+ * value, separate or glued on), what it is (jf_cc_argkind_t), whether its
+ * value is a path, and what the parser does with it. An option the table
+ * does not know is a reason to fall back, never a guess.
  */
-#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,254 +27,163 @@
 #include <unistd.h>
 
 #include "jitfarm/error.h"
+#include "common/mem.h"
 #include "common/util.h"
 #include "cli/cc.h"
+#include "cli/cc_path.h"
 
-/* Options whose value is the next argument (or glued on: -Ifoo). */
-static const char *const cpp_with_value[] = {
-	"-I", "-D", "-U", "-include", "-imacros", "-isystem", "-idirafter",
-	"-iquote", "-isysroot", "--sysroot", "-iprefix", "-iwithprefix",
-	"-iwithprefixbefore", NULL
-};
-/* Of those, the ones whose value is a path. */
-static const char *const cpp_path[] = {
-	"-I", "-include", "-imacros", "-isystem", "-idirafter", "-iquote",
-	"-isysroot", "--sysroot", NULL
-};
-static const char *const dep_with_value[] = { "-MF", "-MT", "-MQ", NULL };
-/* Link-time options: ignored by the compiler under -c, harmless here. */
-static const char *const link_with_value[] = { "-L", "-l", "-Xlinker", "-u", "-T", NULL };
-
-/* Options (exact, or prefixes ending in '*') whose effect the bitcode does
- * not carry, or that ask for another output: each is a reason to run the
- * real compiler. */
-static const struct {
-	const char *opt;
-	const char *why;
-} fallback[] = {
-	{ "-E", "preprocess only" },
-	{ "-S", "assembly output" },
-	{ "-M", "dependency output only" },
-	{ "-MM", "dependency output only" },
-	{ "-fsyntax-only", "syntax check only" },
-	{ "-emit-llvm", "LLVM IR output" },
-	{ "-###", "driver dry run" },
-	{ "-v", "verbose compiler driver" },
-	{ "-H", "header listing" },
-	{ "--analyze", "static analyser" },
-	{ "-flto*", "LTO" },
-	{ "-fthinlto*", "LTO" },
-	{ "-fembed-bitcode*", "embedded bitcode" },
-	{ "-fsanitize*", "sanitizer passes run in clang's pipeline" },
-	{ "-fprofile*", "profiling instrumentation" },
-	{ "-fcs-profile*", "profiling instrumentation" },
-	{ "-fmemory-profile*", "profiling instrumentation" },
-	{ "-fpseudo-probe-for-profiling", "profiling instrumentation" },
-	{ "--coverage", "coverage instrumentation" },
-	{ "-ftest-coverage", "coverage instrumentation" },
-	{ "-fcoverage*", "coverage instrumentation" },
-	{ "-pg", "profiling instrumentation" },
-	{ "-finstrument-functions*", "instrumentation pass" },
-	{ "-fxray*", "XRay instrumentation" },
-	{ "-fsplit-stack", "split stacks" },
-	{ "-save-temps*", "temporary files requested" },
-	{ "-Xclang", "raw frontend options" },
-	{ "-mllvm", "raw LLVM options" },
-	{ "-Wa,*", "assembler options" },
-	{ "-Xassembler", "assembler options" },
-	{ "-Wp,*", "raw preprocessor options" },
-	{ "-Xpreprocessor", "raw preprocessor options" },
-	{ "-ffunction-sections", "code generation option" },
-	{ "-fdata-sections", "code generation option" },
-	{ "-fno-pic", "non-PIC code" },
-	{ "-fno-PIC", "non-PIC code" },
-	{ "-fno-pie", "non-PIC code" },
-	{ "-fno-PIE", "non-PIC code" },
-	{ "-static-pie", "linking" },
-	{ "-mcmodel*", "code model" },
-	{ "-m16", "another target" },
-	{ "-m32", "another target" },
-	{ "-mx32", "another target" },
-	{ "-target", "another target" },
-	{ "--target*", "another target" },
-	{ "-arch", "another target" },
-	{ "-fno-integrated-as", "external assembler" },
-	{ "-no-integrated-as", "external assembler" },
-	{ "-fbasic-block-sections*", "code generation option" },
-	{ "-fstack-size-section", "code generation option" },
-	{ "-fstack-usage", "code generation output" },
-	{ "-femulated-tls", "code generation option" },
-	{ "-fno-unique-section-names", "code generation option" },
-	{ "-fsplit-machine-functions", "code generation option" },
-	{ "-mrelax-all", "code generation option" },
-	{ "-gsplit-dwarf*", "split DWARF output" },
-	{ "-time", "timing report" },
-	{ "-ftime-report*", "timing report" },
-	{ "-ftime-trace*", "timing report" },
-	{ "-fsave-optimization-record*", "optimisation remarks" },
-	{ "-Rpass*", "optimisation remarks" },
-	{ "-fmodules*", "clang modules" },
-	{ "-include-pch", "precompiled header" },
-	{ "-fpch*", "precompiled header" },
-	{ NULL, NULL }
+/* How an option is spelled. */
+enum {
+	M_EXACT,        /* the whole argument */
+	M_PREFIX,       /* the argument starts with name; no value */
+	M_VALUE,        /* name VALUE, or name glued to its value (-Ifoo, --sysroot=x) */
+	M_VALUE_SEP     /* name VALUE only */
 };
 
-static int
-in_list(const char *const *list, const char *s)
-{
-	for (; *list != NULL; list++)
-		if (strcmp(*list, s) == 0)
-			return 1;
-	return 0;
-}
+/* What the parser does with it. */
+enum {
+	A_KEEP,         /* push it (and its value) */
+	A_FALLBACK,     /* the real compiler must run: why */
+	A_COMPILE,      /* -c */
+	A_OUT,          /* -o FILE */
+	A_LANG,         /* -x LANG */
+	A_DEP,          /* -MD -MMD (a depfile) and -MP */
+	A_DEPFILE,      /* -MF FILE */
+	A_DEPTARGET,    /* -MT -MQ */
+	A_OPT,          /* -O* */
+	A_DEBUG,        /* -g* */
+	A_PREFIXMAP     /* -f{debug,file,macro}-prefix-map=OLD=NEW */
+};
 
-/* If arg starts with one of list's options glued to a value, return that
- * option's length; 0 otherwise. */
-static size_t
-glued(const char *const *list, const char *arg)
-{
-	size_t l;
+typedef struct cc_opt {
+	const char *name;
+	unsigned char match;            /* M_* */
+	unsigned char act;              /* A_* */
+	unsigned char kind;             /* jf_cc_argkind_t of what is pushed */
+	unsigned char path;             /* the value is a path (rewritten under base) */
+	const char *why;                /* A_FALLBACK: the reason */
+} cc_opt_t;
 
-	for (; *list != NULL; list++) {
-		l = strlen(*list);
-		if (strncmp(arg, *list, l) == 0 && arg[l] != '\0')
-			return arg[l] == '=' && (*list)[1] == '-' ? l + 1 : l;
-	}
-	return 0;
-}
+#define FB(n, m, w) { n, m, A_FALLBACK, JF_CC_ARG_PLAIN, 0, w }
+#define CPP(n, p) { n, M_VALUE, A_KEEP, JF_CC_ARG_CPP, p, NULL }
+#define PLAIN(n, m) { n, m, A_KEEP, JF_CC_ARG_PLAIN, 0, NULL }
 
-static const char *
-fallback_reason(const char *arg)
-{
-	size_t i, l;
+static const cc_opt_t cc_opts[] = {
+	{ "-c", M_EXACT, A_COMPILE, JF_CC_ARG_COMPILE, 0, NULL },
+	{ "-o", M_VALUE, A_OUT, JF_CC_ARG_OUT, 0, NULL },
+	{ "-x", M_VALUE, A_LANG, JF_CC_ARG_PLAIN, 0, NULL },
+	/* other outputs, and what the bitcode does not carry */
+	FB("-E", M_EXACT, "preprocess only"),
+	FB("-S", M_EXACT, "assembly output"),
+	FB("-M", M_EXACT, "dependency output only"),
+	FB("-MM", M_EXACT, "dependency output only"),
+	FB("-fsyntax-only", M_EXACT, "syntax check only"),
+	FB("-emit-llvm", M_EXACT, "LLVM IR output"),
+	FB("-###", M_EXACT, "driver dry run"),
+	FB("-v", M_EXACT, "verbose compiler driver"),
+	FB("-H", M_EXACT, "header listing"),
+	FB("--analyze", M_EXACT, "static analyser"),
+	FB("-flto", M_PREFIX, "LTO"),
+	FB("-fthinlto", M_PREFIX, "LTO"),
+	FB("-fembed-bitcode", M_PREFIX, "embedded bitcode"),
+	FB("-fsanitize", M_PREFIX, "sanitizer passes run in clang's pipeline"),
+	FB("-fprofile", M_PREFIX, "profiling instrumentation"),
+	FB("-fcs-profile", M_PREFIX, "profiling instrumentation"),
+	FB("-fmemory-profile", M_PREFIX, "profiling instrumentation"),
+	FB("-fpseudo-probe-for-profiling", M_EXACT, "profiling instrumentation"),
+	FB("--coverage", M_EXACT, "coverage instrumentation"),
+	FB("-ftest-coverage", M_EXACT, "coverage instrumentation"),
+	FB("-fcoverage", M_PREFIX, "coverage instrumentation"),
+	FB("-pg", M_EXACT, "profiling instrumentation"),
+	FB("-finstrument-functions", M_PREFIX, "instrumentation pass"),
+	FB("-fxray", M_PREFIX, "XRay instrumentation"),
+	FB("-fsplit-stack", M_EXACT, "split stacks"),
+	FB("-save-temps", M_PREFIX, "temporary files requested"),
+	FB("-Xclang", M_EXACT, "raw frontend options"),
+	FB("-mllvm", M_EXACT, "raw LLVM options"),
+	FB("-Wa,", M_PREFIX, "assembler options"),
+	FB("-Xassembler", M_EXACT, "assembler options"),
+	FB("-Wp,", M_PREFIX, "raw preprocessor options"),
+	FB("-Xpreprocessor", M_EXACT, "raw preprocessor options"),
+	FB("-ffunction-sections", M_EXACT, "code generation option"),
+	FB("-fdata-sections", M_EXACT, "code generation option"),
+	FB("-fno-pic", M_EXACT, "non-PIC code"),
+	FB("-fno-PIC", M_EXACT, "non-PIC code"),
+	FB("-fno-pie", M_EXACT, "non-PIC code"),
+	FB("-fno-PIE", M_EXACT, "non-PIC code"),
+	FB("-static-pie", M_EXACT, "linking"),
+	FB("-mcmodel", M_PREFIX, "code model"),
+	FB("-m16", M_EXACT, "another target"),
+	FB("-m32", M_EXACT, "another target"),
+	FB("-mx32", M_EXACT, "another target"),
+	FB("-target", M_EXACT, "another target"),
+	FB("--target", M_PREFIX, "another target"),
+	FB("-arch", M_EXACT, "another target"),
+	FB("-fno-integrated-as", M_EXACT, "external assembler"),
+	FB("-no-integrated-as", M_EXACT, "external assembler"),
+	FB("-fbasic-block-sections", M_PREFIX, "code generation option"),
+	FB("-fstack-size-section", M_EXACT, "code generation option"),
+	FB("-fstack-usage", M_EXACT, "code generation output"),
+	FB("-femulated-tls", M_EXACT, "code generation option"),
+	FB("-fno-unique-section-names", M_EXACT, "code generation option"),
+	FB("-fsplit-machine-functions", M_EXACT, "code generation option"),
+	FB("-mrelax-all", M_EXACT, "code generation option"),
+	FB("-gsplit-dwarf", M_PREFIX, "split DWARF output"),
+	FB("-time", M_EXACT, "timing report"),
+	FB("-ftime-report", M_PREFIX, "timing report"),
+	FB("-ftime-trace", M_PREFIX, "timing report"),
+	FB("-fsave-optimization-record", M_PREFIX, "optimisation remarks"),
+	FB("-Rpass", M_PREFIX, "optimisation remarks"),
+	FB("-fmodules", M_PREFIX, "clang modules"),
+	FB("-include-pch", M_EXACT, "precompiled header"),
+	FB("-fpch", M_PREFIX, "precompiled header"),
+	/* dependency files */
+	{ "-MD", M_EXACT, A_DEP, JF_CC_ARG_DEP, 0, NULL },
+	{ "-MMD", M_EXACT, A_DEP, JF_CC_ARG_DEP, 0, NULL },
+	{ "-MP", M_EXACT, A_DEP, JF_CC_ARG_DEP, 0, NULL },
+	{ "-MF", M_VALUE, A_DEPFILE, JF_CC_ARG_DEP, 0, NULL },
+	{ "-MT", M_VALUE, A_DEPTARGET, JF_CC_ARG_DEP, 0, NULL },
+	{ "-MQ", M_VALUE, A_DEPTARGET, JF_CC_ARG_DEP, 0, NULL },
+	/* the preprocessor (longer names first where one prefixes another) */
+	CPP("-I", 1), CPP("-D", 0), CPP("-U", 0), CPP("-include", 1), CPP("-imacros", 1),
+	CPP("-isystem", 1), CPP("-idirafter", 1), CPP("-iquote", 1), CPP("-isysroot", 1),
+	CPP("--sysroot", 1), CPP("-iprefix", 0), CPP("-iwithprefixbefore", 0),
+	CPP("-iwithprefix", 0),
+	/* link-time options: unused under -c */
+	PLAIN("-L", M_VALUE), PLAIN("-l", M_VALUE), PLAIN("-Xlinker", M_VALUE_SEP),
+	PLAIN("-u", M_VALUE), PLAIN("-T", M_VALUE), PLAIN("-Wl,", M_PREFIX),
+	/* options the bitcode records */
+	{ "-fdebug-prefix-map=", M_PREFIX, A_PREFIXMAP, JF_CC_ARG_PLAIN, 0, NULL },
+	{ "-ffile-prefix-map=", M_PREFIX, A_PREFIXMAP, JF_CC_ARG_PLAIN, 0, NULL },
+	{ "-fmacro-prefix-map=", M_PREFIX, A_PREFIXMAP, JF_CC_ARG_PLAIN, 0, NULL },
+	{ "-O", M_PREFIX, A_OPT, JF_CC_ARG_PLAIN, 0, NULL },
+	{ "-g", M_PREFIX, A_DEBUG, JF_CC_ARG_PLAIN, 0, NULL },
+	PLAIN("-W", M_PREFIX), PLAIN("-f", M_PREFIX), PLAIN("-m", M_PREFIX),
+	PLAIN("-std=", M_PREFIX), PLAIN("--std=", M_PREFIX),
+	PLAIN("-w", M_EXACT), PLAIN("-pedantic", M_EXACT), PLAIN("-pedantic-errors", M_EXACT),
+	PLAIN("-ansi", M_EXACT), PLAIN("-pipe", M_EXACT), PLAIN("-pthread", M_EXACT),
+	PLAIN("-nostdinc", M_EXACT), PLAIN("-shared", M_EXACT), PLAIN("-static", M_EXACT),
+	PLAIN("-rdynamic", M_EXACT), PLAIN("-nostdlib", M_EXACT), PLAIN("-nostartfiles", M_EXACT),
+	PLAIN("-nodefaultlibs", M_EXACT), PLAIN("-s", M_EXACT), PLAIN("-pie", M_EXACT),
+	PLAIN("-no-pie", M_EXACT), PLAIN("-P", M_EXACT), PLAIN("-C", M_EXACT),
+	PLAIN("-CC", M_EXACT), PLAIN("-trigraphs", M_EXACT),
+	{ NULL, 0, 0, 0, 0, NULL }
+};
 
-	for (i = 0; fallback[i].opt != NULL; i++) {
-		l = strlen(fallback[i].opt);
-		if (fallback[i].opt[l - 1] == '*') {
-			if (strncmp(arg, fallback[i].opt, l - 1) == 0)
-				return fallback[i].why;
-		} else if (strcmp(arg, fallback[i].opt) == 0) {
-			return fallback[i].why;
-		}
-	}
-	return NULL;
-}
-
-/* Options that only change diagnostics, language or code in ways the
- * bitcode records. Anything starting with '-' that is neither this nor
- * handled elsewhere is unsupported. */
-static int
-plain_ok(const char *a)
-{
-	static const char *const exact[] = {
-		"-w", "-pedantic", "-pedantic-errors", "-ansi", "-pipe", "-pthread",
-		"-nostdinc", "-shared", "-static", "-rdynamic", "-nostdlib",
-		"-nostartfiles", "-nodefaultlibs", "-s", "-pie", "-no-pie", "-P",
-		"-C", "-CC", "-trigraphs", NULL
-	};
-
-	if (in_list(exact, a))
-		return 1;
-	if (strncmp(a, "-W", 2) == 0 || strncmp(a, "-f", 2) == 0 ||
-	    strncmp(a, "-m", 2) == 0 || strncmp(a, "-g", 2) == 0 ||
-	    strncmp(a, "-O", 2) == 0 || strncmp(a, "-std=", 5) == 0 ||
-	    strncmp(a, "--std=", 6) == 0 || strncmp(a, "-Wl,", 4) == 0)
-		return 1;
-	return 0;
-}
+/* The parser's state beyond the result. */
+typedef struct cc_parse {
+	jf_cc_args_t *a;
+	char cwd[PATH_MAX];
+	const char *base;
+	size_t nsrc;
+	int has_c;
+} cc_parse_t;
 
 static void
 set_reason(jf_cc_args_t *a, const char *fmt, const char *x)
 {
 	if (a->reason[0] == '\0')
 		snprintf(a->reason, sizeof(a->reason), fmt, x);
-}
-
-/* Lexically clean an absolute path: collapse "//", "/./" and "x/..".
- * Returns a malloc'd copy, or NULL when out of memory. */
-static char *
-clean_path(const char *in)
-{
-	char *o = malloc(strlen(in) + 2), *out;
-	const char *seg = in;
-	size_t l;
-
-	if (o == NULL)
-		return NULL;
-	out = o;
-	*out++ = '/';
-	while (*seg != '\0') {
-		while (*seg == '/')
-			seg++;
-		l = strcspn(seg, "/");
-		if (l == 0 || (l == 1 && seg[0] == '.')) {
-			/* nothing */
-		} else if (l == 2 && seg[0] == '.' && seg[1] == '.') {
-			if (out > o + 1) {
-				out--;                          /* the '/' after the last segment */
-				while (out > o + 1 && out[-1] != '/')
-					out--;
-			}
-		} else {
-			memcpy(out, seg, l);
-			out += l;
-			*out++ = '/';
-		}
-		seg += l;
-	}
-	if (out > o + 1)
-		out--;
-	*out = '\0';
-	return o;
-}
-
-char *
-jf_cc_relpath(const char *path, const char *cwd, const char *base)
-{
-	char *p = NULL, *c = NULL, *b = NULL, *r = NULL;
-	size_t bl, i, common = 0, ups = 0, need;
-	const char *rest;
-
-	if (path[0] != '/' || cwd == NULL || base == NULL)
-		return strdup(path);
-	if ((p = clean_path(path)) == NULL || (c = clean_path(cwd)) == NULL ||
-	    (b = clean_path(base)) == NULL)
-		goto out;
-	bl = strlen(b);
-	if (!(strcmp(b, "/") == 0 || (strncmp(p, b, bl) == 0 && (p[bl] == '/' || p[bl] == '\0')))) {
-		r = strdup(path);
-		goto out;
-	}
-	/* longest common directory prefix of p and c */
-	for (i = 0; p[i] != '\0' && p[i] == c[i]; i++)
-		if (p[i] == '/')
-			common = i;
-	if ((p[i] == '\0' && (c[i] == '/' || c[i] == '\0')) || (p[i] == '/' && c[i] == '\0'))
-		common = i;
-	for (i = common; c[i] != '\0'; i++)
-		if (c[i] == '/')
-			ups++;
-	if (strcmp(c, "/") == 0)
-		ups = 0;
-	rest = p + common;
-	while (*rest == '/')
-		rest++;
-	need = ups * 3 + strlen(rest) + 2;
-	if ((r = malloc(need)) == NULL)
-		goto out;
-	r[0] = '\0';
-	for (i = 0; i < ups; i++)
-		strcat(r, "../");
-	strcat(r, rest);
-	if (r[0] == '\0')
-		strcpy(r, ".");
-	else if (r[strlen(r) - 1] == '/')
-		r[strlen(r) - 1] = '\0';
-out:
-	free(p);
-	free(c);
-	free(b);
-	return r;
 }
 
 void
@@ -283,54 +194,180 @@ jf_cc_args_free(jf_cc_args_t *a)
 	if (a == NULL)
 		return;
 	for (i = 0; a->argv != NULL && i < a->argc; i++) {
-		free(a->argv[i]);
+		jf_free(a->argv[i]);
 		if (a->keytext != NULL)
-			free(a->keytext[i]);
+			jf_free(a->keytext[i]);
 	}
-	free(a->argv);
-	free(a->keytext);
-	free(a->kind);
-	free(a->compiler);
-	free(a->out);
-	free(a->dep_path);
+	jf_free(a->argv);
+	jf_free(a->keytext);
+	jf_free(a->kind);
+	jf_free(a->compiler);
+	jf_free(a->out);
+	jf_free(a->dep_path);
 	memset(a, 0, sizeof(*a));
 }
 
-static int
-push(jf_cc_args_t *a, const char *s, jf_cc_argkind_t k)
+/* Append s (taken: a string to jf_free) as an argument of kind k. */
+static void
+push_own(jf_cc_args_t *a, char *s, jf_cc_argkind_t k)
 {
-	if ((a->argv[a->argc] = strdup(s)) == NULL)
-		return JF_ERR_NOMEM;
+	a->argv[a->argc] = s;
 	a->kind[a->argc++] = k;
 	a->argv[a->argc] = NULL;
-	return 0;
 }
 
-/* Push opt + value (glued as given when glued) with value made relative
- * when path says so. */
-static int
-push_pair(jf_cc_args_t *a, const char *opt, const char *val, int sep, int path,
-    jf_cc_argkind_t k, const char *cwd, const char *base)
+static void
+push(jf_cc_args_t *a, const char *s, jf_cc_argkind_t k)
 {
-	char *v = path ? jf_cc_relpath(val, cwd, base) : strdup(val), *g = NULL;
-	int r = JF_ERR_NOMEM;
+	push_own(a, jf_xstrdup(s), k);
+}
 
-	if (v == NULL)
-		return JF_ERR_NOMEM;
-	if (sep) {
-		if ((r = push(a, opt, k)) == 0)
-			r = push(a, v, k);
-	} else {
-		size_t l = strlen(opt) + strlen(v) + 2;
+/* Find arg's row; for a glued value, *val points at it. */
+static const cc_opt_t *
+opt_find(const char *arg, const char **val, int *sep)
+{
+	const cc_opt_t *o;
+	size_t l;
 
-		if ((g = malloc(l)) != NULL) {
-			snprintf(g, l, "%s%s%s", opt, opt[1] == '-' ? "=" : "", v);
-			r = push(a, g, k);
+	*val = NULL;
+	*sep = 0;
+	for (o = cc_opts; o->name != NULL; o++) {
+		l = strlen(o->name);
+		switch (o->match) {
+		case M_EXACT:
+			if (strcmp(arg, o->name) == 0)
+				return o;
+			break;
+		case M_PREFIX:
+			if (strncmp(arg, o->name, l) == 0)
+				return o;
+			break;
+		case M_VALUE:
+		case M_VALUE_SEP:
+			if (strcmp(arg, o->name) == 0) {
+				*sep = 1;
+				return o;
+			}
+			if (o->match == M_VALUE && strncmp(arg, o->name, l) == 0 && arg[l] != '\0') {
+				*val = arg + l + (arg[l] == '=' && o->name[1] == '-');
+				return o;
+			}
+			break;
 		}
 	}
-	free(v);
-	free(g);
-	return r;
+	return NULL;
+}
+
+/* Push an option with a value: "-I" "dir" when given apart, "-Idir"
+ * (or "--opt=dir") when glued; the value made relative when it is a
+ * path. */
+static void
+push_value(cc_parse_t *p, const cc_opt_t *o, const char *val, int sep)
+{
+	char *v = o->path ? jf_cc_relpath(val, p->cwd, p->base) : jf_xstrdup(val), *g;
+	size_t l;
+
+	if (sep || o->act != A_KEEP) {
+		push(p->a, o->name, o->kind);
+		push_own(p->a, v, o->kind);
+		return;
+	}
+	l = strlen(o->name) + strlen(v) + 2;
+	g = jf_xmalloc(l);
+	snprintf(g, l, "%s%s%s", o->name, o->name[1] == '-' ? "=" : "", v);
+	jf_free(v);
+	push_own(p->a, g, o->kind);
+}
+
+static char
+opt_level(const char *lv)
+{
+	if (*lv == '\0' || strcmp(lv, "1") == 0 || strcmp(lv, "g") == 0)
+		return '1';
+	if (strcmp(lv, "0") == 0 || strcmp(lv, "2") == 0 || strcmp(lv, "s") == 0 ||
+	    strcmp(lv, "z") == 0)
+		return lv[0];
+	if (strcmp(lv, "fast") == 0 || (lv[0] >= '3' && lv[0] <= '9' && lv[1] == '\0'))
+		return '3';
+	return '\0';
+}
+
+/* -f{debug,file,macro}-prefix-map=OLD=NEW (already pushed): the working
+ * directory mapped away means debug info no longer depends on where the
+ * checkout is; in the key, OLD counts relative to the checkout. */
+static void
+prefix_map(cc_parse_t *p, const char *arg)
+{
+	const char *eq = strchr(arg, '=') + 1;
+	size_t ol = strcspn(eq, "="), kl;
+	char *old, *rel;
+
+	if (arg[2] != 'm' && ol > 0 && strncmp(p->cwd, eq, ol) == 0 &&
+	    (p->cwd[ol] == '/' || p->cwd[ol] == '\0'))
+		p->a->debug_mapped = 1;
+	if (ol == 0 || eq[ol] != '=')
+		return;
+	old = jf_xstrndup(eq, ol);
+	rel = jf_cc_relpath(old, p->cwd, p->base);
+	kl = (size_t)(eq - arg) + strlen(rel) + strlen(eq + ol) + 1;
+	p->a->keytext[p->a->argc - 1] = jf_xmalloc(kl);
+	snprintf(p->a->keytext[p->a->argc - 1], kl, "%.*s%s%s", (int)(eq - arg), arg, rel,
+	    eq + ol);
+	jf_free(old);
+	jf_free(rel);
+}
+
+/* Apply row o to arg (value val, given apart when sep). */
+static void
+opt_apply(cc_parse_t *p, const cc_opt_t *o, const char *arg, const char *val, int sep)
+{
+	jf_cc_args_t *a = p->a;
+	char msg[JF_CC_REASON_MAX];
+
+	switch (o->act) {
+	case A_FALLBACK:
+		snprintf(msg, sizeof(msg), "%s: %%s", o->why);
+		set_reason(a, msg, arg);
+		return;
+	case A_COMPILE:
+		p->has_c = 1;
+		break;
+	case A_OUT:
+		jf_free(a->out);
+		a->out = jf_xstrdup(val);
+		break;
+	case A_LANG:
+		if (strcmp(val, "c") != 0)
+			set_reason(a, "language %s", val);
+		break;
+	case A_DEP:
+		if (arg[2] != 'P')
+			a->has_dep = 1;
+		break;
+	case A_DEPFILE:
+		a->dep_has_mf = 1;
+		jf_free(a->dep_path);
+		a->dep_path = jf_xstrdup(val);
+		break;
+	case A_DEPTARGET:
+		a->dep_has_mt = 1;
+		break;
+	case A_OPT:
+		if ((a->opt = opt_level(arg + 2)) == '\0') {
+			a->opt = '0';
+			set_reason(a, "unknown optimisation level %s", arg);
+		}
+		break;
+	case A_DEBUG:
+		a->has_debug = strcmp(arg, "-g0") != 0;
+		break;
+	}
+	if (val != NULL)
+		push_value(p, o, val, sep);
+	else
+		push(a, arg, o->kind);
+	if (o->act == A_PREFIXMAP)
+		prefix_map(p, arg);
 }
 
 static int
@@ -353,269 +390,113 @@ ext_of(const char *p)
 	return d ? d : "";
 }
 
+/* An argument that is not an option: the source, or what makes this a
+ * link or not a C compile. */
+static void
+operand(cc_parse_t *p, const char *arg)
+{
+	const char *e = ext_of(arg);
+
+	if (strcmp(arg, "-") == 0) {
+		set_reason(p->a, "source on standard input%s", "");
+	} else if (arg[0] == '@') {
+		set_reason(p->a, "response file %s", arg);
+	} else if (strcmp(e, ".c") == 0 || strcmp(e, ".i") == 0) {
+		push_own(p->a, jf_cc_relpath(arg, p->cwd, p->base), JF_CC_ARG_SRC);
+		p->a->src = p->a->argv[p->a->argc - 1];
+		p->nsrc++;
+	} else if (strcmp(e, ".o") == 0 || strcmp(e, ".a") == 0 || strcmp(e, ".so") == 0) {
+		set_reason(p->a, "linking (%s given)", arg);
+	} else {
+		set_reason(p->a, "source %s is not C", arg);
+	}
+}
+
+/* The names the compiler gives by default: SRC's base name with .o, and
+ * the depfile next to the output. */
+static void
+default_outputs(jf_cc_args_t *a)
+{
+	const char *b, *x;
+	size_t bl;
+
+	if (a->out == NULL) {
+		b = strrchr(a->src, '/');
+		b = b ? b + 1 : a->src;
+		bl = strlen(b) - strlen(ext_of(b));
+		a->out = jf_xmalloc(bl + 3);
+		memcpy(a->out, b, bl);
+		memcpy(a->out + bl, ".o", 3);
+	}
+	if (a->has_dep && !a->dep_has_mf) {
+		x = ext_of(a->out);
+		bl = strlen(a->out) - strlen(x);
+		a->dep_path = jf_xmalloc(bl + 3);
+		memcpy(a->dep_path, a->out, bl);
+		memcpy(a->dep_path + bl, ".d", 3);
+	}
+}
+
 int
 jf_cc_args_parse(char **args, size_t n, const char *compiler, const char *base,
     jf_cc_args_t *a)
 {
-	char cwd[PATH_MAX];
-	const char *v, *e;
-	size_t i = 0, l, nsrc = 0;
-	int r = JF_ERR_NOMEM, has_c = 0;
+	cc_parse_t p;
+	const cc_opt_t *o;
+	const char *val, *b;
+	size_t i = 0;
+	int sep;
 
 	memset(a, 0, sizeof(*a));
+	memset(&p, 0, sizeof(p));
+	p.a = a;
 	a->opt = '0';
-	if (getcwd(cwd, sizeof(cwd)) == NULL)
+	if (getcwd(p.cwd, sizeof(p.cwd)) == NULL)
 		return JF_ERR_SYSTEM;
-	if (base == NULL || base[0] != '/')
-		base = cwd;
-	if (n > 0 && args[0][0] != '-' && is_compiler_name(args[0])) {
-		compiler = args[0];
-		i = 1;
-	}
+	p.base = base != NULL && base[0] == '/' ? base : p.cwd;
+	if (n > 0 && args[0][0] != '-' && is_compiler_name(args[0]))
+		compiler = args[i++];
 	if (compiler == NULL && ((compiler = getenv("JITFARM_CC")) == NULL || compiler[0] == '\0'))
 		compiler = "clang-19";
-	if ((a->compiler = strdup(compiler)) == NULL)
-		goto out;
+	a->compiler = jf_xstrdup(compiler);
 	a->orig = args + i;
 	a->norig = n - i;
 	/* +8: room for what the caller may append (a -MF/-MT pair) */
-	if ((a->argv = calloc(2 * n + 8, sizeof(*a->argv))) == NULL ||
-	    (a->keytext = calloc(2 * n + 8, sizeof(*a->keytext))) == NULL ||
-	    (a->kind = calloc(2 * n + 8, sizeof(*a->kind))) == NULL)
-		goto out;
-	{
-		const char *b = strrchr(compiler, '/');
-
-		b = b ? b + 1 : compiler;
-		if (strncmp(b, "clang", 5) != 0)
-			set_reason(a, "compiler %s is not clang", compiler);
-	}
+	a->argv = jf_xcalloc(2 * n + 8, sizeof(*a->argv));
+	a->keytext = jf_xcalloc(2 * n + 8, sizeof(*a->keytext));
+	a->kind = jf_xcalloc(2 * n + 8, sizeof(*a->kind));
+	b = strrchr(compiler, '/');
+	if (strncmp(b ? b + 1 : compiler, "clang", 5) != 0)
+		set_reason(a, "compiler %s is not clang", compiler);
 
 	for (; i < n; i++) {
-		const char *arg = args[i], *why;
-		int sep;
+		const char *arg = args[i];
 
-		if (arg[0] == '@') {
-			set_reason(a, "response file %s", arg);
-			continue;
-		}
 		if (arg[0] != '-' || strcmp(arg, "-") == 0) {
-			if (strcmp(arg, "-") == 0) {
-				set_reason(a, "source on standard input%s", "");
-				continue;
-			}
-			e = ext_of(arg);
-			if (strcmp(e, ".c") == 0 || strcmp(e, ".i") == 0) {
-				char *rel = jf_cc_relpath(arg, cwd, base);
-
-				if (rel == NULL)
-					goto out;
-				r = push(a, rel, JF_CC_ARG_SRC);
-				free(rel);
-				if (r != 0)
-					goto out;
-				a->src = a->argv[a->argc - 1];
-				nsrc++;
-			} else if (strcmp(e, ".o") == 0 || strcmp(e, ".a") == 0 ||
-			    strcmp(e, ".so") == 0) {
-				set_reason(a, "linking (%s given)", arg);
-			} else {
-				set_reason(a, "source %s is not C", arg);
-			}
+			operand(&p, arg);
 			continue;
 		}
-		/* the source language */
-		if (strcmp(arg, "-x") == 0 || strncmp(arg, "-x", 2) == 0) {
-			v = arg[2] ? arg + 2 : (i + 1 < n ? args[++i] : "");
-			if (strcmp(v, "c") != 0)
-				set_reason(a, "language %s", v);
-			if ((r = push_pair(a, "-x", v, 1, 0, JF_CC_ARG_PLAIN, cwd, base)) != 0)
-				goto out;
-			continue;
-		}
-		if (strcmp(arg, "-c") == 0) {
-			has_c = 1;
-			if ((r = push(a, arg, JF_CC_ARG_COMPILE)) != 0)
-				goto out;
-			continue;
-		}
-		if (strcmp(arg, "-o") == 0 || (strncmp(arg, "-o", 2) == 0 && arg[2] != '\0')) {
-			v = arg[2] ? arg + 2 : (i + 1 < n ? args[++i] : NULL);
-			if (v == NULL) {
-				set_reason(a, "-o without a file%s", "");
-				continue;
-			}
-			free(a->out);
-			if ((a->out = strdup(v)) == NULL)
-				goto out;
-			if ((r = push_pair(a, "-o", v, 1, 0, JF_CC_ARG_OUT, cwd, base)) != 0)
-				goto out;
-			continue;
-		}
-		if ((why = fallback_reason(arg)) != NULL) {
-			char msg[JF_CC_REASON_MAX];
-
-			snprintf(msg, sizeof(msg), "%s: %%s", why);
-			set_reason(a, msg, arg);
-			continue;
-		}
-		/* dependency-file output */
-		if (strcmp(arg, "-MD") == 0 || strcmp(arg, "-MMD") == 0 || strcmp(arg, "-MP") == 0) {
-			if (arg[2] != 'P')
-				a->has_dep = 1;
-			if ((r = push(a, arg, JF_CC_ARG_DEP)) != 0)
-				goto out;
-			continue;
-		}
-		sep = in_list(dep_with_value, arg);
-		if (sep || (l = glued(dep_with_value, arg)) != 0) {
-			char o[4];
-
-			v = sep ? (i + 1 < n ? args[++i] : "") : arg + 3;
-			memcpy(o, arg, 3);
-			o[3] = '\0';
-			if (strcmp(o, "-MF") == 0) {
-				a->dep_has_mf = 1;
-				free(a->dep_path);
-				if ((a->dep_path = strdup(v)) == NULL)
-					goto out;
-			} else {
-				a->dep_has_mt = 1;
-			}
-			if ((r = push_pair(a, o, v, 1, 0, JF_CC_ARG_DEP, cwd, base)) != 0)
-				goto out;
-			continue;
-		}
-		/* preprocessor options */
-		sep = in_list(cpp_with_value, arg);
-		if (sep || (l = glued(cpp_with_value, arg)) != 0) {
-			char o[32];
-
-			if (sep) {
-				jf_strlcpy(o, arg, sizeof(o));
-				v = i + 1 < n ? args[++i] : "";
-			} else {
-				size_t ol = l;
-
-				if (arg[l - 1] == '=')
-					ol--;
-				if (ol >= sizeof(o))
-					ol = sizeof(o) - 1;
-				memcpy(o, arg, ol);
-				o[ol] = '\0';
-				v = arg + l;
-			}
-			if ((r = push_pair(a, o, v, sep || o[1] == '-', in_list(cpp_path, o),
-			    JF_CC_ARG_CPP, cwd, base)) != 0)
-				goto out;
-			continue;
-		}
-		/* link options: unused under -c */
-		sep = in_list(link_with_value, arg);
-		if (sep) {
-			v = i + 1 < n ? args[++i] : "";
-			if ((r = push_pair(a, arg, v, 1, 0, JF_CC_ARG_PLAIN, cwd, base)) != 0)
-				goto out;
-			continue;
-		}
-		if (glued(link_with_value, arg) != 0) {
-			if ((r = push(a, arg, JF_CC_ARG_PLAIN)) != 0)
-				goto out;
-			continue;
-		}
-		if (!plain_ok(arg)) {
+		if ((o = opt_find(arg, &val, &sep)) == NULL) {
 			set_reason(a, "unsupported option %s", arg);
 			continue;
 		}
-		/* the opt level: the last one wins, as in the driver */
-		if (strncmp(arg, "-O", 2) == 0) {
-			const char *lv = arg + 2;
-
-			if (*lv == '\0' || strcmp(lv, "1") == 0 || strcmp(lv, "g") == 0)
-				a->opt = '1';
-			else if (strcmp(lv, "0") == 0)
-				a->opt = '0';
-			else if (strcmp(lv, "2") == 0)
-				a->opt = '2';
-			else if (strcmp(lv, "s") == 0)
-				a->opt = 's';
-			else if (strcmp(lv, "z") == 0)
-				a->opt = 'z';
-			else if (strcmp(lv, "fast") == 0 || (lv[0] >= '3' && lv[0] <= '9' && lv[1] == '\0'))
-				a->opt = '3';
-			else
-				set_reason(a, "unknown optimisation level %s", arg);
-		}
-		if (strncmp(arg, "-g", 2) == 0)
-			a->has_debug = strcmp(arg, "-g0") != 0;
-		if ((r = push(a, arg, JF_CC_ARG_PLAIN)) != 0)
-			goto out;
-		if (strncmp(arg, "-fdebug-prefix-map=", 19) == 0 ||
-		    strncmp(arg, "-ffile-prefix-map=", 18) == 0 ||
-		    strncmp(arg, "-fmacro-prefix-map=", 19) == 0) {
-			const char *eq = strchr(arg, '=') + 1;
-			size_t ol = strcspn(eq, "=");
-			char old[PATH_MAX], *rel;
-
-			/* the working directory is mapped away: debug info no
-			 * longer depends on where the checkout is */
-			if (arg[2] != 'm' && ol > 0 && strncmp(cwd, eq, ol) == 0 &&
-			    (cwd[ol] == '/' || cwd[ol] == '\0'))
-				a->debug_mapped = 1;
-			/* in the key, OLD counts relative to the checkout */
-			if (ol > 0 && ol < sizeof(old) && eq[ol] == '=') {
-				size_t kl;
-
-				memcpy(old, eq, ol);
-				old[ol] = '\0';
-				if ((rel = jf_cc_relpath(old, cwd, base)) == NULL) {
-					r = JF_ERR_NOMEM;
-					goto out;
-				}
-				kl = (size_t)(eq - arg) + strlen(rel) + strlen(eq + ol) + 1;
-				if ((a->keytext[a->argc - 1] = malloc(kl)) == NULL) {
-					free(rel);
-					r = JF_ERR_NOMEM;
-					goto out;
-				}
-				snprintf(a->keytext[a->argc - 1], kl, "%.*s%s%s", (int)(eq - arg),
-				    arg, rel, eq + ol);
-				free(rel);
+		if (sep) {
+			if (i + 1 >= n) {
+				set_reason(a, "%s without a value", arg);
+				continue;
 			}
+			val = args[++i];
 		}
+		opt_apply(&p, o, arg, val, sep);
 	}
 
-	if (!has_c)
+	if (!p.has_c)
 		set_reason(a, "linking (no -c)%s", "");
-	if (nsrc == 0)
+	if (p.nsrc == 0)
 		set_reason(a, "no C source%s", "");
-	else if (nsrc > 1)
+	else if (p.nsrc > 1)
 		set_reason(a, "%s", "more than one source");
-	if (a->reason[0] == '\0' && a->out == NULL) {
-		/* the compiler's default: the source's base name with .o, here */
-		const char *b = strrchr(a->src, '/');
-		size_t bl;
-
-		b = b ? b + 1 : a->src;
-		bl = strlen(b) - strlen(ext_of(b));
-		if ((a->out = malloc(bl + 3)) == NULL)
-			goto out;
-		memcpy(a->out, b, bl);
-		memcpy(a->out + bl, ".o", 3);
-	}
-	if (a->reason[0] == '\0' && a->has_dep && !a->dep_has_mf) {
-		/* -MD without -MF: the .d goes next to the output */
-		const char *x = ext_of(a->out);
-		size_t bl = strlen(a->out) - strlen(x);
-
-		if ((a->dep_path = malloc(bl + 3)) == NULL)
-			goto out;
-		memcpy(a->dep_path, a->out, bl);
-		memcpy(a->dep_path + bl, ".d", 3);
-	}
-	r = 0;
-out:
-	if (r != 0)
-		jf_cc_args_free(a);
-	return r;
+	if (a->reason[0] == '\0')
+		default_outputs(a);
+	return 0;
 }

@@ -44,12 +44,8 @@ farm_compile(const struct jf_cli_compile_opts *o, const uint8_t *bc, size_t len,
 	fo.connect_timeout_ms = 1000;
 	fc.ir = bc;
 	fc.ir_len = len;
-	fc.ns = o->ns;
-	fc.triple = o->triple;
-	fc.cpu = o->cpu;
-	fc.features = o->features;
-	fc.opt = o->opt;
-	if ((r = jf_farm_open(&fo, &f, err, errlen)) != 0 ||
+	if ((r = jf_spec_set(&fc.spec, o->ns, NULL, o->triple, o->cpu, o->features, o->opt, err,
+	    errlen)) != 0 || (r = jf_farm_open(&fo, &f, err, errlen)) != 0 ||
 	    (r = jf_farm_compile(f, &fc, &res, err, errlen)) != 0 ||
 	    (r = jf_blob_decode(res.blob, res.blob_len, NULL, art, err, errlen)) != 0)
 		goto out;

@@ -1,10 +1,10 @@
 /*
- * main.c - the `jitfarm` command: a table of subcommands and of compile
- * backends, and the dispatch between them.
+ * main.c - the `jitfarm` command: a table of subcommands and the dispatch
+ * between them (the compile backends are cmd_compile.c's table).
  *
  * Each subcommand lives in the file of its group and is one row below;
- * adding one (a C-compiler wrapper, a farm client) means adding a file and
- * a row, nothing else. main() first gives the local compile backend its
+ * adding one (a C-compiler wrapper) means adding a file and a row, nothing
+ * else. main() first gives the local compile backend its
  * chance to start (the fork-server must be forked before anything else
  * happens in this process), then dispatches.
  */
@@ -27,7 +27,7 @@ static int cmd_help(int argc, char **argv);
 /* farm.c: runs the command against a farm when one is configured */
 int jf_cli_farm_dispatch(const char *cmd, int argc, char **argv, int *rc);
 
-const jf_cli_cmd_t jf_cli_cmds[] = {
+static const jf_cli_cmd_t jf_cli_cmds[] = {
 	{ "compile", jf_cmd_compile, "IN|- -o OUT.o [options]",
 	  "compile LLVM IR (.ll or .bc) to an object file, through the cache", 1 },
 	{ "get", jf_cmd_get, "KEY -o OUT [--blob] [--store URL]",
@@ -45,14 +45,6 @@ const jf_cli_cmd_t jf_cli_cmds[] = {
 	{ "cc", jf_cmd_cc, "[-v] [COMPILER] ARGS...", "compile C like clang-19, code generation through the cache", 0 },
 	{ "help", cmd_help, "[COMMAND]", "show this help, or one command's", 0 },
 	{ NULL, NULL, NULL, NULL, 0 }
-};
-
-/* Tried in order on a cache miss; the first that wants the options
- * compiles. A farm client goes before "local" (wanted when --farm is
- * given). */
-const jf_cli_backend_t jf_cli_backends[] = {
-	{ "local", jf_cli_local_wanted, jf_cli_local_compile },
-	{ NULL, NULL, NULL }
 };
 
 static const jf_cli_cmd_t *
@@ -112,6 +104,7 @@ main(int argc, char **argv)
 	const jf_cli_cmd_t *c = argc >= 2 ? find_cmd(argv[1]) : NULL;
 	int rc;
 
+	jf_cli_set_commands(jf_cli_cmds);
 	/* before anything else: the fork-server is forked from a process
 	 * that has opened nothing and started no thread yet */
 	jf_cli_local_startup(argc, argv, c != NULL && c->compiles);

@@ -63,7 +63,7 @@ take_artifact(jf_runtime_t *rt, jf_store_t *st, const jf_key_t *key, int kind)
 		return;
 	}
 	r = jf_art_load(rt, key, blob, len, &p, id, err, sizeof(err));
-	free(blob);     /* the store's buffer (libc) */
+	jf_free(blob);  /* the store returns jf_malloc memory */
 	if (r == JF_ERR_NOMEM || r == JF_ERR_BUSY) {
 		/* not the artifact's fault: a later resync or lookup tries again */
 		jf_debug("runtime: not loaded now: %s", err);

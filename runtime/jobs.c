@@ -125,12 +125,9 @@ farm_compile(worker_t *w, const uint64_t id[4], jf_farm_result_t *res, char *err
 	memcpy(pid.b, id, 32);
 	fc.ir = ir;
 	fc.ir_len = irlen;
-	fc.ns = rt->ns;
-	fc.program_id = &pid;
-	fc.triple = rt->target.triple;
-	fc.cpu = rt->target.cpu;
-	fc.features = rt->target.features;
-	fc.opt = rt->target.opt;
+	if ((r = jf_spec_set(&fc.spec, rt->ns, &pid, rt->target.triple, rt->target.cpu,
+	    rt->target.features, rt->target.opt, err, errlen)) != 0)
+		goto out;
 	atomic_fetch_add(&rt->st_compiles, 1);
 	r = jf_farm_compile(w->farm, &fc, res, err, errlen);
 out:
@@ -155,7 +152,7 @@ fetch_stored(worker_t *w, const jf_job_t *job, const jf_key_t *key, jf_program_t
 	if (w->st == NULL || jf_store_get_raw(w->st, key, &blob, &len) != 0)
 		return JF_ERR_NOTFOUND;
 	r = jf_art_load(rt, key, blob, len, p, id, err, errlen);
-	free(blob);     /* the store's buffer (libc) */
+	jf_free(blob);  /* the store returns jf_malloc memory */
 	if (r != 0 && !jf_art_transient(r)) {
 		atomic_fetch_add(&rt->st_rejected, 1);
 		jf_event_report(rt, JF_EV_REJECT, job->id, key, jf_now_ns() - t0, r, err);

@@ -245,8 +245,10 @@ else
 			bad "$2: lua fails smoke.lua"; cat "$T/smoke.out"
 		fi
 	}
+	# copy LUA DIR: the sources only (whatever was built in LUA stays there)
+	copy_lua() { cp -r "$1" "$2" && rm -f "$2"/src/*.o "$2"/src/*.a "$2"/src/lua "$2"/src/luac; }
 	mkdir -p "$T/a"
-	cp -r "$LUA" "$T/a/lua"
+	copy_lua "$LUA" "$T/a/lua"
 	m0=$(counter cc-misses); d0=$(counter cc-direct-hits)
 	s=$(date +%s)
 	if build "$T/a/lua" cold; then ok "Lua cold build ($(( $(date +%s) - s )) s)"; else bad "Lua cold build"; tail -20 "$T/build-cold.log"; fi
@@ -259,7 +261,7 @@ else
 		sh -c "[ $(counter cc-direct-hits) -eq $((d0 + nsrc)) ] && [ $(counter cc-misses) -eq $((m0 + nsrc)) ]"
 	smoke "$T/a/lua" warm
 	mkdir -p "$T/elsewhere/deeper/path"
-	cp -r "$LUA" "$T/elsewhere/deeper/path/lua"
+	copy_lua "$LUA" "$T/elsewhere/deeper/path/lua"
 	s=$(date +%s)
 	if build "$T/elsewhere/deeper/path/lua" checkout2; then ok "Lua build in a second checkout ($(( $(date +%s) - s )) s)"; else bad "Lua second checkout build"; tail -20 "$T/build-checkout2.log"; fi
 	check "second checkout: all $nsrc compiles are direct hits, no miss" \

@@ -68,8 +68,8 @@ nest_build(unsigned k)
 	memset(&req, 0, sizeof(req));
 	req.ir = (const uint8_t *)ir;
 	req.ir_len = strlen(ir);
-	req.ns = RT_NS;
-	req.opt = RT_OPT;
+	jf_strlcpy(req.spec.ns, RT_NS, sizeof(req.spec.ns));
+	req.spec.opt = RT_OPT;
 	req.producer = "test";
 	ck_assert_msg(jf_compile(&req, &a, NULL, err, sizeof(err)) == 0, "compile: %s", err);
 	ck_assert_int_eq(jf_blob_encode(&a, NULL, &blobs[k], &blob_len[k]), 0);

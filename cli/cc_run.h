@@ -1,0 +1,34 @@
+/*
+ * cc_run.h - starting compilers for `jitfarm cc` (cc_run.c): the real
+ * compiler with the user's own arguments, clang for one stage of the
+ * cached compile, and the full `jitfarm cc` from the jitfarm-cc front.
+ */
+#ifndef JF_CLI_CC_RUN_H
+#define JF_CLI_CC_RUN_H
+
+#include "cli/cc.h"
+
+/*
+ * Run argv (argv[0] looked up in PATH) with extra environment entries
+ * (NULL-terminated, may be NULL), stdout to out_path and stderr to
+ * err_path (NULL: inherited). Returns the exit status (128+signal when
+ * killed), or a negative jf_err when it could not start.
+ */
+int jf_cc_run(char *const *argv, char *const *extra_env, const char *out_path,
+    const char *err_path);
+
+/* compiler + a's rewritten arguments, leaving out the kinds in skip (a
+ * bitmask of 1 << kind), then extra (NULL-terminated, may be NULL). The
+ * strings are borrowed; free the array with jf_free. */
+char **jf_cc_argv_build(const jf_cc_args_t *a, unsigned skip, const char *const *extra);
+
+/* Replace this process with the real compiler and the original
+ * arguments. Returns only when that fails (127). */
+int jf_cc_exec_real(const jf_cc_args_t *a);
+
+/* Replace this process with `jitfarm cc` (the binary next to this one)
+ * and argv[first..argc), telling it the direct lookup was made. Returns
+ * only when that fails (127). */
+int jf_cc_exec_full(char **argv, int argc, int first);
+
+#endif
