@@ -10,24 +10,6 @@
 #include "rt_helpers.h"
 #include "support.h"
 
-static char *dir, *url;
-
-static void
-setup(void)
-{
-	dir = jft_tmpdir("rtev");
-	url = file_url(dir);
-	memset(ev_count, 0, sizeof(ev_count));
-	ck_assert_int_eq(jf_llvm_init(), 0);
-}
-
-static void
-teardown(void)
-{
-	jft_rmtree(dir);
-	free(dir);
-	free(url);
-}
 
 static uint8_t evicted_id[32];
 static _Atomic int evicted_n;
@@ -50,12 +32,12 @@ START_TEST(test_idle_exact)
 	uint64_t end, last;
 	int i;
 
-	put_prog(url, 0, RT_NS, NULL);
-	put_prog(url, 1, RT_NS, NULL);
+	put_prog(rt_url, 0, RT_NS, NULL);
+	put_prog(rt_url, 1, RT_NS, NULL);
 	prog_id(0, used);
 	prog_id(1, idle);
 	prog_id(2, other);
-	c = rt_config(url, "none");
+	c = rt_config(rt_url, "none");
 	ck_assert_int_eq(jf_config_set_tune(c, JF_TUNE_IDLE_EVICT_MS, 300), 0);
 	ck_assert_int_eq(jf_config_set_event_callback(c, note_evict, NULL), 0);
 	rt = rt_open(c);
@@ -123,11 +105,11 @@ START_TEST(test_budget_hard)
 	int native = 0;
 
 	for (k = 0; k < N; k++) {
-		put_prog(url, k, RT_NS, NULL);
+		put_prog(rt_url, k, RT_NS, NULL);
 		prog_id(k, ids[k]);
 	}
 	/* the size of one program's code */
-	c = rt_config(url, "none");
+	c = rt_config(rt_url, "none");
 	rt = rt_open(c);
 	one = rt_stats(rt).code_bytes / N;
 	ck_assert_int_eq(jf_runtime_close(rt), 0);
@@ -223,8 +205,8 @@ START_TEST(test_rss_after_eviction)
 	return;
 #endif
 	for (k = 0; k < N; k++)
-		put_prog(url, k, RT_NS, NULL);
-	c = rt_config(url, "none");
+		put_prog(rt_url, k, RT_NS, NULL);
+	c = rt_config(rt_url, "none");
 	ck_assert_int_eq(jf_config_set_tune(c, JF_TUNE_PRELOAD, 0), 0);
 	rt = rt_open(c);
 	before = rss_kb();
@@ -253,7 +235,7 @@ main(void)
 	Suite *s = suite_create("evict");
 	TCase *tc = tcase_create("evict");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, rt_setup, rt_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_idle_exact);
 	tcase_add_test(tc, test_budget_hard);

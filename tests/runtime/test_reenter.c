@@ -60,22 +60,10 @@ nest_ir(unsigned k)
 static void
 nest_build(unsigned k)
 {
-	jf_compile_req_t req;
-	jf_artifact_t a;
-	char err[512];
 	char *ir = nest_ir(k);
 
-	memset(&req, 0, sizeof(req));
-	req.ir = (const uint8_t *)ir;
-	req.ir_len = strlen(ir);
-	jf_strlcpy(req.spec.ns, RT_NS, sizeof(req.spec.ns));
-	req.spec.opt = RT_OPT;
-	req.producer = "test";
-	ck_assert_msg(jf_compile(&req, &a, NULL, err, sizeof(err)) == 0, "compile: %s", err);
-	ck_assert_int_eq(jf_blob_encode(&a, NULL, &blobs[k], &blob_len[k]), 0);
-	keys[k] = a.m.key;
+	rt_compile_blob(ir, RT_NS, NULL, &blobs[k], &blob_len[k], &keys[k]);
 	jf_program_id_from_ir(ir, strlen(ir), (jf_key_t *)ids[k]);
-	jf_artifact_free(&a);
 	free(ir);
 }
 
@@ -278,7 +266,7 @@ teardown(void)
 	unsigned k;
 
 	for (k = 0; k < NP + NPUSH; k++)
-		free(blobs[k]);
+		jf_free(blobs[k]);
 	jft_rmtree(dir);
 	free(dir);
 	free(url);
