@@ -145,6 +145,7 @@ jf_art_load(jf_runtime_t *rt, const jf_key_t *key, const uint8_t *blob, size_t l
 
 	*out = NULL;
 	memset(&a, 0, sizeof(a));
+	memset(id, 0, 32);      /* set once the manifest parses */
 	if ((r = check_ours(rt, key, blob, len, id, err, errlen)) != 0)
 		return r;
 	/* ours: full decode, with the signature when a key is configured */

@@ -82,7 +82,9 @@ take_artifact(jf_runtime_t *rt, jf_store_t *st, const jf_key_t *key, int kind)
 		jf_reg_seen_mark(rt, key);
 		atomic_fetch_add(&rt->st_rejected, 1);
 		jf_warn("runtime: artifact rejected: %s", err);
-		jf_event_report(rt, JF_EV_REJECT, NULL, key, jf_now_ns() - t0, r, err);
+		/* with the program id its manifest claims, when it parsed */
+		jf_event_report(rt, JF_EV_REJECT, (id[0] | id[1] | id[2] | id[3]) ? id : NULL, key,
+		    jf_now_ns() - t0, r, err);
 		return;
 	}
 	pthread_mutex_lock(&rt->lock);

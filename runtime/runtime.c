@@ -28,6 +28,12 @@
 #include "rt.h"
 
 const char *
+jf_version(void)
+{
+	return JF_RUNTIME_VERSION;
+}
+
+const char *
 jf_reason_str(int reason)
 {
 	switch (reason) {

@@ -138,7 +138,8 @@ typedef enum jf_event_kind {
 
 typedef struct jf_event {
 	int kind;                     /* jf_event_kind_t */
-	const uint8_t *program_id;    /* 32 bytes, or NULL when unknown (REJECT) */
+	const uint8_t *program_id;    /* 32 bytes; for REJECT the id the artifact's
+				       * manifest claims, NULL when it did not parse */
 	const uint8_t *key;           /* 32-byte artifact key */
 	uint64_t duration_ns;         /* the compile, fetch or load */
 	int result;                   /* 0 or a negative jf_err */
@@ -208,6 +209,9 @@ JF_API int jf_config_set_public_key(jf_config_t *c, const char *pem_path);
 JF_API int jf_config_add_symbol(jf_config_t *c, const char *name, void *addr);
 JF_API int jf_config_set_ir_provider(jf_config_t *c, jf_ir_provider_fn fn,
     jf_ir_release_fn release, void *arg);
+/* The callback runs on a runtime thread; *ev and everything it points to
+ * live only during the call (copy what you keep). It must not close the
+ * runtime. */
 JF_API int jf_config_set_event_callback(jf_config_t *c, jf_event_fn fn, void *arg);
 /* Where the runtime's log lines go (none by default); level 0 error .. 3 debug. */
 JF_API int jf_config_set_log(jf_config_t *c, jf_log_fn fn, void *arg, int level);
@@ -298,6 +302,10 @@ typedef struct jf_stats {
 
 /* Fill *st (size: sizeof(jf_stats_t) of the caller's header). */
 JF_API int jf_runtime_stats(jf_runtime_t *rt, jf_stats_t *st, size_t size);
+
+/* The library's version, "MAJOR.MINOR.PATCH" (jitfarm.pc's Version). */
+#define JF_RUNTIME_VERSION "0.1.0"
+JF_API const char *jf_version(void);
 
 /* Text for a jf_reason_t. */
 JF_API const char *jf_reason_str(int reason);

@@ -143,6 +143,7 @@ provider_release(void *arg, const void *ir)
 /* Events, counted by kind. */
 static _Atomic int ev_count[8];
 static _Atomic int ev_fail[8];
+static _Atomic int ev_noid[8];          /* events without a program id */
 
 static void
 on_ev(void *arg, const jf_event_t *ev)
@@ -152,6 +153,8 @@ on_ev(void *arg, const jf_event_t *ev)
 		atomic_fetch_add(&ev_count[ev->kind], 1);
 		if (ev->result != 0)
 			atomic_fetch_add(&ev_fail[ev->kind], 1);
+		if (ev->program_id == NULL)
+			atomic_fetch_add(&ev_noid[ev->kind], 1);
 	}
 }
 
@@ -229,6 +232,7 @@ rt_setup(void)
 	rt_url = file_url(rt_dir);
 	memset(ev_count, 0, sizeof(ev_count));
 	memset(ev_fail, 0, sizeof(ev_fail));
+	memset(ev_noid, 0, sizeof(ev_noid));
 	ck_assert_int_eq(jf_llvm_init(), 0);
 }
 

@@ -120,6 +120,8 @@ START_TEST(test_signatures)
 	ck_assert_uint_eq(st.preloaded, 1);
 	ck_assert_uint_eq(st.rejected, 2);
 	ck_assert_int_eq(atomic_load(&ev_count[JF_EV_REJECT]), 2);
+	/* a rejection names the program its manifest claims */
+	ck_assert_int_eq(atomic_load(&ev_noid[JF_EV_REJECT]), 0);
 
 	/* pushed with a bad signature: rejected, never loaded */
 	put_prog(rt_url, 3, RT_NS, kb);
@@ -457,6 +459,7 @@ START_TEST(test_bad_target)
 	ck_assert_ptr_null(rt);
 	ck_assert(strstr(err, "nosuchcpu") != NULL);
 	jf_config_free(c);
+	ck_assert_str_eq(jf_version(), JF_RUNTIME_VERSION);
 }
 END_TEST
 
