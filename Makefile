@@ -112,7 +112,15 @@ CLI_OBJ    := $(CLI_C:%.c=$(OBJ)/%.o)
 SUPPORT_OBJ := $(SUPPORT_C:%.c=$(TOBJ)/%.o)
 
 LIBA       := $(BUILD)/lib/libjitfarm.a
-LIBSO      := $(BUILD)/lib/libjitfarm.so
+LIBSO      := $(BUILD)/lib/libjitfarm.so.0
+LIBSO_LINK := $(BUILD)/lib/libjitfarm.so
+# pkg-config for a host built against this tree (the installed one is
+# written by make install). Libs.private names what the archive needs,
+# as the shared libraries of the library's dependencies (not check, which
+# only the tests use), so `pkg-config --static` links libjitfarm.a into a
+# host without the static archives of curl's own dependencies.
+PCFILE     := $(BUILD)/lib/pkgconfig/jitfarm.pc
+PC_LIBS    := $(shell pkg-config --libs $(filter-out check,$(PKGS)) 2>/dev/null)
 TLIBA      := $(BUILD)/lib/libjitfarm-test.a
 SUPPORTA   := $(BUILD)/lib/libjftest.a
 JITFARM    := $(BUILD)/bin/jitfarm
@@ -133,7 +141,7 @@ endif
 .DEFAULT_GOAL := all
 .SECONDARY:
 
-all: $(LIBA) $(LIBSO) $(JITFARM) $(MASTER) $(CCFRONT) $(EXAMPLES)
+all: $(LIBA) $(LIBSO) $(LIBSO_LINK) $(PCFILE) $(JITFARM) $(MASTER) $(CCFRONT) $(EXAMPLES)
 
 $(OBJ)/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
@@ -174,6 +182,19 @@ $(LIBSO): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	$(Q)$(CC) -shared -Wl,-soname,libjitfarm.so.0 $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(LIBSO_LINK): $(LIBSO)
+	$(Q)ln -sf libjitfarm.so.0 $@
+
+# jitfarm.pc from scripts/jitfarm.pc.in: PC_SED(prefix, libdir, includedir)
+PC_SED = sed -e 's|@PREFIX@|$(1)|g' -e 's|@LIBDIR@|$(2)|g' -e 's|@INCLUDEDIR@|$(3)|g' \
+	-e 's|@LLVM_LIBDIR@|$(LLVM_LIBDIR)|g' -e 's|@LLVM_LIBS@|$(LLVM_LIBS)|g' \
+	-e 's|@PKG_LIBS@|$(PC_LIBS)|g' scripts/jitfarm.pc.in
+
+$(PCFILE): scripts/jitfarm.pc.in Makefile
+	@mkdir -p $(dir $@)
+	@echo "  GEN     $@"
+	$(Q)$(call PC_SED,$(abspath $(BUILD)),$(abspath $(BUILD))/lib,$(CURDIR)/include) > $@
 
 $(JITFARM): $(CLI_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
@@ -243,8 +264,8 @@ install: all
 	install -m 0755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/libjitfarm.so.0
 	ln -sf libjitfarm.so.0 $(DESTDIR)$(PREFIX)/lib/libjitfarm.so
 	install -m 0644 include/jitfarm/*.h $(DESTDIR)$(PREFIX)/include/jitfarm/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LLVM_LIBDIR@|$(LLVM_LIBDIR)|g' \
-		scripts/jitfarm.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/jitfarm.pc
+	$(call PC_SED,$(PREFIX),$(PREFIX)/lib,$(PREFIX)/include) \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/jitfarm.pc
 
 clean:
 	rm -rf build

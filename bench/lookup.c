@@ -14,8 +14,12 @@
  *     until this node's map answers with the program, p50 and p99.
  *  4. Preload of 10,000 artifacts at open.
  *
- * Usage: lookup [--quick] [--only lookup|rebuild|push|preload]
+ * Usage: lookup [--quick] [--scoped] [--track] [--only lookup|rebuild|push|preload]
  *   --quick: smaller sizes, for a smoke run
+ *   --scoped: every jf_lookup inside jf_enter/jf_leave, as a host whose
+ *     native code re-enters it makes them (the cost of a scope)
+ *   --track: idle eviction on, so every hit keeps its use mark (the cost
+ *     of exact eviction)
  */
 #include <pthread.h>
 #include <sys/resource.h>
@@ -34,7 +38,7 @@
 #include "storage/store.h"
 #include "compiler/compile.h"
 
-static int quick;
+static int quick, scoped, track;
 
 /* ---- the baseline: a bare open-addressing table, same layout ------------------ */
 
@@ -82,10 +86,18 @@ run_thread(void *arg)
 	pthread_barrier_wait(r->bar);
 	t0 = jf_now_ns();
 	if (r->rt != NULL) {
-		for (i = 0; i < r->nq; i++) {
+		for (i = 0; i < r->nq && !scoped; i++) {
 			jf_decision_t d = jf_lookup(r->rt, r->keys + (size_t)r->order[i] * 32);
 
 			sink += (uintptr_t)d.fn + (uintptr_t)d.reason;
+		}
+		for (i = 0; i < r->nq && scoped; i++) {
+			jf_decision_t d;
+
+			jf_enter(r->rt);
+			d = jf_lookup(r->rt, r->keys + (size_t)r->order[i] * 32);
+			sink += (uintptr_t)d.fn + (uintptr_t)d.reason;
+			jf_leave(r->rt);
 		}
 	} else {
 		for (i = 0; i < r->nq; i++)
@@ -143,6 +155,8 @@ open_rt(const char *url, int preload, int watch, char *err, size_t errlen)
 	jf_config_set_tune(c, JF_TUNE_WATCH, watch);
 	jf_config_set_tune(c, JF_TUNE_HOT_THRESHOLD, 1 << 24);
 	jf_config_set_tune(c, JF_TUNE_PROCESS_SYMBOLS, 0);
+	if (track)
+		jf_config_set_tune(c, JF_TUNE_IDLE_EVICT_MS, 3600 * 1000);
 	if (jf_runtime_open(c, &rt, err, errlen) != 0)
 		rt = NULL;
 	jf_config_free(c);
@@ -419,10 +433,15 @@ main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--quick") == 0)
 			quick = 1;
+		else if (strcmp(argv[i], "--scoped") == 0)
+			scoped = 1;
+		else if (strcmp(argv[i], "--track") == 0)
+			track = 1;
 		else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
 			only = argv[++i];
 		else {
-			fprintf(stderr, "usage: lookup [--quick] [--only lookup|rebuild|push|preload]\n");
+			fprintf(stderr, "usage: lookup [--quick] [--scoped] [--track] "
+			    "[--only lookup|rebuild|push|preload]\n");
 			return 2;
 		}
 	}

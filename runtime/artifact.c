@@ -40,6 +40,52 @@ jf_art_store_open(jf_runtime_t *rt, jf_store_t **out, char *err, size_t errlen)
 	return jf_store_open(rt->store_url, &o, out, err, errlen);
 }
 
+int
+jf_art_transient(int r)
+{
+	return r == JF_ERR_NOMEM || r == JF_ERR_BUSY || r == JF_ERR_TOOBIG;
+}
+
+int
+jf_art_reserve(jf_runtime_t *rt, uint64_t len, int wait_ms, char *err, size_t errlen)
+{
+	uint64_t budget = (uint64_t)TUNE(rt, JF_TUNE_CODE_BUDGET), deadline;
+	int r = 0;
+
+	if (budget > 0 && len > budget)
+		return jf_seterr(err, errlen, JF_ERR_TOOBIG,
+		    "%llu bytes of code do not fit the code budget of %llu",
+		    (unsigned long long)len, (unsigned long long)budget);
+	deadline = jf_rt_now_ms() + (uint64_t)wait_ms;
+	pthread_mutex_lock(&rt->lock);
+	while (budget > 0 && rt->loaded_bytes + len > budget) {
+		if (!rt->backend_ok || rt->stopping || jf_rt_now_ms() >= deadline) {
+			r = jf_seterr(err, errlen, JF_ERR_BUSY,
+			    "no room under the code budget for %llu bytes",
+			    (unsigned long long)len);
+			break;
+		}
+		/* the backend evicts for it; an unload wakes us */
+		rt->room_wanted += len;
+		pthread_cond_signal(&rt->bk_cv);
+		jf_rt_timed_wait(&rt->room_cv, &rt->lock, 20);
+		rt->room_wanted -= len;
+	}
+	if (r == 0)
+		rt->loaded_bytes += len;
+	pthread_mutex_unlock(&rt->lock);
+	return r;
+}
+
+void
+jf_art_unreserve(jf_runtime_t *rt, uint64_t len)
+{
+	pthread_mutex_lock(&rt->lock);
+	rt->loaded_bytes -= len;
+	pthread_cond_broadcast(&rt->room_cv);
+	pthread_mutex_unlock(&rt->lock);
+}
+
 void
 jf_art_program_free(jf_runtime_t *rt, jf_program_t *p)
 {
@@ -54,6 +100,8 @@ jf_art_program_free(jf_runtime_t *rt, jf_program_t *p)
 			jf_warn("runtime: unloading a program: %s", err);
 		pthread_mutex_unlock(&rt->load_lock);
 	}
+	if (p->code_bytes > 0)
+		jf_art_unreserve(rt, p->code_bytes);
 	for (i = 0; i < p->nsyms; i++)
 		jf_free(p->syms[i].name);
 	jf_free(p->syms);
@@ -97,6 +145,7 @@ jf_art_load(jf_runtime_t *rt, const jf_key_t *key, const uint8_t *blob, size_t l
 
 	*out = NULL;
 	memset(&a, 0, sizeof(a));
+	memset(id, 0, 32);      /* set once the manifest parses */
 	if ((r = check_ours(rt, key, blob, len, id, err, errlen)) != 0)
 		return r;
 	/* ours: full decode, with the signature when a key is configured */
@@ -120,6 +169,11 @@ jf_art_load(jf_runtime_t *rt, const jf_key_t *key, const uint8_t *blob, size_t l
 	}
 	for (i = 0; i < a.m.nsymbols; i++)
 		names[i + 1] = a.m.symbols[i];
+	/* room under the code budget before anything is mapped */
+	if ((r = jf_art_reserve(rt, a.payload_len,
+	    (int)JF_MIN(TUNE(rt, JF_TUNE_COMPILE_TIMEOUT_MS), 5000), err, errlen)) != 0)
+		goto out;
+	p->code_bytes = a.payload_len;
 	jf_key_hex(key, hex);
 	pthread_mutex_lock(&rt->load_lock);
 	snprintf(name, sizeof(name), "jf-%.16s-%llu", hex,
@@ -130,7 +184,6 @@ jf_art_load(jf_runtime_t *rt, const jf_key_t *key, const uint8_t *blob, size_t l
 	if (r != 0)
 		goto out;
 	p->entry = addrs[0];
-	p->code_bytes = a.payload_len;
 	for (i = 1; i < n; i++) {
 		if ((p->syms[p->nsyms].name = jf_strdup(names[i])) == NULL) {
 			r = jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory loading an artifact");

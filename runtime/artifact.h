@@ -20,12 +20,25 @@ int jf_art_store_open(jf_runtime_t *rt, jf_store_t **out, char *err, size_t errl
  * Check a blob stored under key and load it. Returns 0 with *out (the
  * caller owns it; jf_art_program_free) and id set; JF_ERR_NOTFOUND when
  * the artifact is for another namespace, target or compiler (skip it);
- * JF_ERR_NOMEM when memory ran out (try again later); another jf_err when
- * it is ours but fails verification or loading (err says why).
+ * JF_ERR_NOMEM, JF_ERR_BUSY (no room under the code budget in time) or
+ * JF_ERR_TOOBIG (larger than the budget), which are no fault of the
+ * artifact; another jf_err when it is ours but fails verification or
+ * loading (err says why). Loads wait for room only once the backend
+ * runs (not during the preload at open).
  */
 int jf_art_load(jf_runtime_t *rt, const jf_key_t *key, const uint8_t *blob, size_t len,
     jf_program_t **out, uint64_t id[4], char *err, size_t errlen);
-/* Unload and free a program. NULL is fine. */
+/* True for the failures of jf_art_load that say nothing against the
+ * artifact (memory, the code budget): not a rejection, try again later. */
+int jf_art_transient(int r);
+/* Count len more loaded bytes against the code budget, waiting (up to
+ * wait_ms) for eviction to make room. Returns 0, JF_ERR_TOOBIG when len
+ * alone is over the budget, or JF_ERR_BUSY when no room came in time.
+ * Takes rt->lock. jf_art_unreserve gives the bytes back. */
+int jf_art_reserve(jf_runtime_t *rt, uint64_t len, int wait_ms, char *err, size_t errlen);
+void jf_art_unreserve(jf_runtime_t *rt, uint64_t len);
+/* Unload and free a program, giving its bytes back. NULL is fine. Takes
+ * rt->lock: never call it with the lock held. */
 void jf_art_program_free(jf_runtime_t *rt, jf_program_t *p);
 
 #endif

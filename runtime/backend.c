@@ -4,17 +4,17 @@
  *
  * Every drain interval the backend thread takes the lookup events out of
  * the threads' rings: a miss counts towards the program's hotness, and a
- * program that reaches the threshold is queued for a compile; a sampled
- * hit refreshes the program's last use. Every 50 ms it also expires and
- * evicts (evict.c). Then it publishes what changed (publish.c), reports
+ * program that reaches the threshold is queued for a compile. It starts
+ * the use ticks that hits mark, and every 50 ms (or at once when the
+ * host asked for an eviction) it expires and evicts (evict.c). Then it publishes what changed (publish.c), reports
  * the events of what became visible, and reclaims what readers have
  * moved past.
  */
 #include <string.h>
 
 #include "jitfarm/runtime.h"
-#include "event.h"
 #include "backend.h"
+#include "event.h"
 #include "evict.h"
 #include "feed.h"
 #include "jobs.h"
@@ -35,12 +35,7 @@ on_event(const jf_lev_t *ev, void *arg)
 	jf_runtime_t *rt = dc->rt;
 	jf_rec_t *rec = jf_idtab_get(&rt->reg, ev->id);
 
-	if (ev->kind == JF_EV_HIT) {
-		if (rec != NULL && rec->state == R_LOADED)
-			rec->last_used_ms = dc->now;
-		return;
-	}
-	if (rec != NULL)
+	if (ev->kind != JF_EV_MISS || rec != NULL)
 		return;         /* compiling, loaded or negative already */
 	if (jf_hot_bump(&rt->hot, ev->id) >= (uint32_t)TUNE(rt, JF_TUNE_HOT_THRESHOLD) &&
 	    !atomic_load(&rt->paused) &&
@@ -77,10 +72,12 @@ backend_main(void *arg)
 			jf_hot_decay(&rt->hot);
 			rt->last_decay_ms = dc.now;
 		}
+		jf_evict_tick(rt, dc.now);
 		if (atomic_load(&rt->paused))
 			continue;
 		/* evict only what can be retired */
-		if (dc.now - rt->last_scan_ms >= 50 && jf_pub_reserve(rt, EVICT_MAX + 1) == 0) {
+		if ((dc.now - rt->last_scan_ms >= 50 || rt->evict_asked || rt->room_wanted > 0) &&
+		    jf_pub_reserve(rt, EVICT_MAX + 1) == 0) {
 			ngone = jf_evict_scan(rt, dc.now, gone, notes, EVICT_MAX);
 			rt->last_scan_ms = dc.now;
 		}

@@ -64,9 +64,14 @@ take_artifact(jf_runtime_t *rt, jf_store_t *st, const jf_key_t *key, int kind)
 	}
 	r = jf_art_load(rt, key, blob, len, &p, id, err, sizeof(err));
 	jf_free(blob);  /* the store returns jf_malloc memory */
-	if (r == JF_ERR_NOMEM) {
+	if (r == JF_ERR_NOMEM || r == JF_ERR_BUSY) {
 		/* not the artifact's fault: a later resync or lookup tries again */
-		jf_warn("runtime: %s", err);
+		jf_debug("runtime: not loaded now: %s", err);
+		return;
+	}
+	if (r == JF_ERR_TOOBIG) {
+		jf_reg_seen_mark(rt, key);      /* will never fit the budget */
+		jf_debug("runtime: %s", err);
 		return;
 	}
 	if (r == JF_ERR_NOTFOUND) {
@@ -77,7 +82,9 @@ take_artifact(jf_runtime_t *rt, jf_store_t *st, const jf_key_t *key, int kind)
 		jf_reg_seen_mark(rt, key);
 		atomic_fetch_add(&rt->st_rejected, 1);
 		jf_warn("runtime: artifact rejected: %s", err);
-		jf_event_report(rt, JF_EV_REJECT, NULL, key, jf_now_ns() - t0, r, err);
+		/* with the program id its manifest claims, when it parsed */
+		jf_event_report(rt, JF_EV_REJECT, (id[0] | id[1] | id[2] | id[3]) ? id : NULL, key,
+		    jf_now_ns() - t0, r, err);
 		return;
 	}
 	pthread_mutex_lock(&rt->lock);

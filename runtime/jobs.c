@@ -153,7 +153,7 @@ fetch_stored(worker_t *w, const jf_job_t *job, const jf_key_t *key, jf_program_t
 		return JF_ERR_NOTFOUND;
 	r = jf_art_load(rt, key, blob, len, p, id, err, errlen);
 	jf_free(blob);  /* the store returns jf_malloc memory */
-	if (r != 0 && r != JF_ERR_NOMEM) {
+	if (r != 0 && !jf_art_transient(r)) {
 		atomic_fetch_add(&rt->st_rejected, 1);
 		jf_event_report(rt, JF_EV_REJECT, job->id, key, jf_now_ns() - t0, r, err);
 		r = JF_ERR_NOTFOUND;
@@ -179,7 +179,7 @@ run_job(worker_t *w, const jf_job_t *job)
 	/* 1. compiled already, somewhere in the cluster? */
 	if ((r = fetch_stored(w, job, &key, &p, id, t0, err, sizeof(err))) == 0)
 		goto loaded;
-	if (r == JF_ERR_NOMEM)
+	if (jf_art_transient(r))
 		goto neg;
 	/* 2. compile it on the farm */
 	kind = JF_EV_COMPILE;
@@ -206,7 +206,7 @@ run_job(worker_t *w, const jf_job_t *job)
 	}
 	if ((r = jf_art_load(rt, &key, res.blob, res.blob_len, &p, id, err,
 	    sizeof(err))) != 0) {
-		if (r != JF_ERR_NOMEM) {
+		if (!jf_art_transient(r)) {
 			atomic_fetch_add(&rt->st_rejected, 1);
 			jf_event_report(rt, JF_EV_REJECT, job->id, &key, jf_now_ns() - t0, r, err);
 		}
@@ -234,8 +234,13 @@ loaded:
 neg:
 	jf_debug("runtime: compile failed: %s", err);
 	pthread_mutex_lock(&rt->lock);
-	jf_reg_set_negative(rt, job->id, rt->farm_none && r == JF_ERR_NOTFOUND ?
-	    JF_INTERP_NOT_READY : reason_of(r), r);
+	if (r == JF_ERR_NOMEM || r == JF_ERR_BUSY)
+		/* no room or no memory now: not remembered, the next miss retries */
+		jf_reg_set_negative(rt, job->id, JF_INTERP_NOT_READY, r, 0);
+	else
+		jf_reg_set_negative(rt, job->id, rt->farm_none && r == JF_ERR_NOTFOUND ?
+		    JF_INTERP_NOT_READY : reason_of(r), r,
+		    (uint64_t)TUNE(rt, JF_TUNE_NEGATIVE_TTL_MS));
 	pthread_mutex_unlock(&rt->lock);
 	jf_event_report(rt, kind, job->id, &key, jf_now_ns() - t0, r, err);
 	jf_farm_result_free(&res);

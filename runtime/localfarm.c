@@ -6,8 +6,18 @@
  * secrets, so the master is started with posix_spawn (a vfork-and-exec),
  * never by forking the host. Its signal mask and dispositions are reset,
  * it inherits no descriptor of ours (the library opens everything with
- * O_CLOEXEC), and its output goes to a log file next to its socket. It
- * is stopped with SIGTERM (then SIGKILL) when the runtime closes.
+ * O_CLOEXEC), and its output goes to a log file next to its socket.
+ *
+ * It must not outlive the host, even one killed with SIGKILL, and neither
+ * may its zygote or its directory. So the master runs under a keeper, a
+ * few lines of /bin/sh that hold the read end of a pipe whose write end
+ * only the host holds (close-on-exec): when the host closes the runtime,
+ * or dies in any way, the pipe reads EOF, the keeper sends the master
+ * SIGTERM (it drains for at most 2 s and exits, and its zygote dies with
+ * it), waits for it, and removes the directory. PR_SET_PDEATHSIG would
+ * tie the master to the thread that happened to open the runtime, and
+ * would leave the directory behind. The runtime's close waits for the
+ * keeper and, should it hang, kills the whole process group.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +39,41 @@
 extern char **environ;
 
 #define START_TIMEOUT_MS 15000
+#define STOP_TIMEOUT_MS 6000
+
+/* $1: the directory; then the master's argv. fd 3: the host's pipe. */
+static const char keeper_sh[] =
+	"d=$1; shift; umask 077\n"
+	"\"$@\" 3<&- &\n"
+	"m=$!\n"
+	"{ read _ <&3; kill -TERM $m; } 2>/dev/null &\n"
+	"r=$!\n"
+	"exec 3<&-\n"
+	"wait $m\n"
+	"kill $r 2>/dev/null\n"
+	"rm -rf \"$d\"\n";
+
+/* Is bin an executable (searched in PATH when it has no slash)? */
+static int
+find_exec(const char *bin)
+{
+	const char *path = getenv("PATH"), *p;
+	char cand[4200];
+
+	if (strchr(bin, '/') != NULL)
+		return access(bin, X_OK) == 0;
+	for (p = path ? path : "/usr/bin:/bin"; *p != '\0';) {
+		size_t n = strcspn(p, ":");
+
+		snprintf(cand, sizeof(cand), "%.*s/%s", (int)n, n ? p : ".", bin);
+		if (access(cand, X_OK) == 0)
+			return 1;
+		p += n;
+		if (*p == ':')
+			p++;
+	}
+	return 0;
+}
 
 static int
 sock_ready(const char *path)
@@ -66,10 +111,10 @@ jf_localfarm_start(jf_runtime_t *rt, const char *master_path, char *err, size_t 
 	sigset_t none, all;
 	char dir[4096], sock[4200], listen[4300], logp[4200], url[4300];
 	const char *base = getenv("TMPDIR"), *bin = master_path;
-	char *argv[12];
+	char *argv[16];
 	pid_t pid;
 	uint64_t deadline;
-	int r, status, have_fa = 0, have_attr = 0;
+	int r, status, have_fa = 0, have_attr = 0, pfd[2] = { -1, -1 };
 
 	if (bin == NULL)
 		bin = getenv("JITFARM_MASTER");
@@ -88,18 +133,30 @@ jf_localfarm_start(jf_runtime_t *rt, const char *master_path, char *err, size_t 
 		rmdir(dir);
 		return jf_seterr(err, errlen, JF_ERR_INVAL, "local farm: socket path too long");
 	}
-	argv[0] = (char *)"jitfarm-master";
-	argv[1] = (char *)"--listen";
-	argv[2] = listen;
-	argv[3] = (char *)"--store";
-	argv[4] = rt->store_url;
-	argv[5] = (char *)"--workers";
-	argv[6] = (char *)"1";
-	argv[7] = (char *)"--drain-timeout";
-	argv[8] = (char *)"2";
-	argv[9] = NULL;
+	if (!find_exec(bin)) {
+		rmdir(dir);
+		return jf_seterr(err, errlen, JF_ERR_SYSTEM, "local farm: cannot start %s: %s",
+		    bin, strerror(ENOENT));
+	}
+	argv[0] = (char *)"jitfarm-keeper";
+	argv[1] = (char *)"-c";
+	argv[2] = (char *)keeper_sh;
+	argv[3] = (char *)"jitfarm-keeper";
+	argv[4] = dir;
+	argv[5] = (char *)bin;
+	argv[6] = (char *)"--listen";
+	argv[7] = listen;
+	argv[8] = (char *)"--store";
+	argv[9] = rt->store_url;
+	argv[10] = (char *)"--workers";
+	argv[11] = (char *)"1";
+	argv[12] = (char *)"--drain-timeout";
+	argv[13] = (char *)"2";
+	argv[14] = NULL;
 
 	r = JF_ERR_SYSTEM;
+	if (pipe2(pfd, O_CLOEXEC) != 0)
+		goto fail;
 	if (posix_spawn_file_actions_init(&fa) != 0)
 		goto fail;
 	have_fa = 1;
@@ -112,18 +169,23 @@ jf_localfarm_start(jf_runtime_t *rt, const char *master_path, char *err, size_t 
 	    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, logp,
 	    O_WRONLY | O_CREAT | O_APPEND, 0600) != 0 ||
 	    posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, pfd[0], 3) != 0 ||
 	    posix_spawnattr_setsigmask(&attr, &none) != 0 ||
 	    posix_spawnattr_setsigdefault(&attr, &all) != 0 ||
 	    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
 	    POSIX_SPAWN_SETPGROUP) != 0 ||
 	    posix_spawnattr_setpgroup(&attr, 0) != 0)
 		goto fail;
-	if ((errno = posix_spawnp(&pid, bin, &fa, &attr, argv, environ)) != 0) {
+	if ((errno = posix_spawn(&pid, "/bin/sh", &fa, &attr, argv, environ)) != 0) {
 		r = jf_seterr(err, errlen, JF_ERR_SYSTEM, "local farm: cannot start %s: %s", bin,
 		    strerror(errno));
 		goto fail_quiet;
 	}
 	rt->master_pid = pid;
+	close(pfd[0]);
+	pfd[0] = -1;
+	rt->keeper_fd = pfd[1];         /* the keeper's lifeline: only we hold it */
+	pfd[1] = -1;
 	deadline = jf_now_ns() + (uint64_t)START_TIMEOUT_MS * 1000000ull;
 	while (!sock_ready(sock)) {
 		if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -151,6 +213,10 @@ jf_localfarm_start(jf_runtime_t *rt, const char *master_path, char *err, size_t 
 fail:
 	jf_seterr(err, errlen, r, "local farm: posix_spawn setup failed");
 fail_quiet:
+	if (pfd[0] >= 0)
+		close(pfd[0]);
+	if (pfd[1] >= 0)
+		close(pfd[1]);
 	if (have_fa)
 		posix_spawn_file_actions_destroy(&fa);
 	if (have_attr)
@@ -166,17 +232,21 @@ jf_localfarm_stop(jf_runtime_t *rt)
 {
 	int status, i;
 
+	/* EOF on the keeper's pipe: it stops the master and cleans up */
+	if (rt->keeper_fd >= 0)
+		close(rt->keeper_fd);
+	rt->keeper_fd = -1;
 	if (rt->master_pid > 0) {
-		kill(rt->master_pid, SIGTERM);
-		for (i = 0; i < 500; i++) {
+		for (i = 0; i < STOP_TIMEOUT_MS / 10; i++) {
 			pid_t w = waitpid(rt->master_pid, &status, WNOHANG);
 
 			if (w == rt->master_pid || (w < 0 && errno == ECHILD))
 				break;
 			usleep(10000);
 		}
-		if (i == 500) {
-			kill(rt->master_pid, SIGKILL);
+		if (i == STOP_TIMEOUT_MS / 10) {
+			/* the keeper's process group: keeper, master, zygote */
+			kill(-rt->master_pid, SIGKILL);
 			waitpid(rt->master_pid, &status, 0);
 		}
 		rt->master_pid = -1;

@@ -55,8 +55,8 @@ jf_map_free(jf_map_t *m)
 	jf_free(m);
 }
 
-void
-jf_map_put(jf_map_t *m, const uint64_t id[4], void *fn, uintptr_t meta)
+static void
+put_used(jf_map_t *m, const uint64_t id[4], void *fn, uintptr_t meta, uint32_t used)
 {
 	uint64_t i = jf_map_home(id[0], m->cap);
 	jf_mslot_t *s;
@@ -75,6 +75,13 @@ jf_map_put(jf_map_t *m, const uint64_t id[4], void *fn, uintptr_t meta)
 	}
 	s->fn = fn;
 	s->meta = meta;
+	atomic_store_explicit(&s->used, used, memory_order_relaxed);
+}
+
+void
+jf_map_put(jf_map_t *m, const uint64_t id[4], void *fn, uintptr_t meta)
+{
+	put_used(m, id, fn, meta, 0);
 }
 
 static int
@@ -106,7 +113,18 @@ jf_map_derive(const jf_map_t *old, const jf_mslot_t *adds,
 			return NULL;
 		}
 		m->slots = (jf_mslot_t *)(((uintptr_t)m->mem + 63) & ~(uintptr_t)63);
-		memcpy(m->slots, old->slots, old->cap * sizeof(jf_mslot_t));
+		/* slot by slot: readers may be storing use marks meanwhile */
+		for (i = 0; i < old->cap; i++) {
+			const jf_mslot_t *s = &old->slots[i];
+			jf_mslot_t *d = &m->slots[i];
+
+			memcpy(d->id, s->id, sizeof(d->id));
+			d->fn = s->fn;
+			d->meta = s->meta;
+			atomic_store_explicit(&d->used, atomic_load_explicit(&((jf_mslot_t *)s)->used,
+			    memory_order_relaxed), memory_order_relaxed);
+			memset(d->pad, 0, sizeof(d->pad));
+		}
 		m->n = old->n;
 	} else {
 		/* rehash, leaving room to grow so the next derive can copy */
@@ -116,7 +134,8 @@ jf_map_derive(const jf_map_t *old, const jf_mslot_t *adds,
 			const jf_mslot_t *s = &old->slots[i];
 
 			if (s->meta != 0 && (ndels == 0 || !in_dels(s->id, dels, ndels)))
-				jf_map_put(m, s->id, s->fn, s->meta);
+				put_used(m, s->id, s->fn, s->meta,
+				    atomic_load_explicit(&s->used, memory_order_relaxed));
 		}
 	}
 	for (i = 0; i < nadds; i++)
@@ -136,8 +155,7 @@ tslot_exit(void *p)
 }
 
 int
-jf_readside_init(jf_readside_t *rs, uint32_t nslots,
-    uint32_t ring_size, uint32_t sample)
+jf_readside_init(jf_readside_t *rs, uint32_t nslots, uint32_t ring_size)
 {
 	uint32_t i, rsz = 16;
 	size_t bytes;
@@ -148,11 +166,7 @@ jf_readside_init(jf_readside_t *rs, uint32_t nslots,
 	rs->enabled = 1;
 	while (rsz < ring_size && rsz < (1u << 24))
 		rsz <<= 1;
-	if (sample == 0)
-		sample = 1;
-	while (sample & (sample - 1))
-		sample &= sample - 1;   /* round down to a power of two */
-	rs->sample_mask = sample - 1;
+	atomic_init(&rs->tick, 0);      /* 0: uses not tracked (no store on a hit) */
 	if (nslots == 0)
 		nslots = 1;
 	bytes = (size_t)nslots * sizeof(jf_tslot_t) + 64;
@@ -237,7 +251,7 @@ jf_tslot_get_slow(jf_readside_t *rs)
 		if (!atomic_compare_exchange_strong(&s->qs, &expect, JF_QS_OFFLINE))
 			continue;
 		atomic_store(&s->owner, me);
-		s->sample = 0;
+		atomic_store_explicit(&s->depth, 0, memory_order_relaxed);
 		/* registration, not the read path: may allocate in libc once */
 		pthread_setspecific(rs->key, s);
 		cache_insert(rs->id, s);

@@ -30,14 +30,21 @@
 #define JF_QS_FREE 0                    /* slot unused */
 #define JF_QS_OFFLINE UINT64_MAX        /* slot owned, thread holds nothing */
 
-/* A map entry: 48 bytes. meta == 0 marks an empty slot; a compiled entry
- * has meta = the program pointer (never < 4096); a negative entry has
- * fn == NULL and meta = its jf_reason_t. */
+/* A map entry: one 64-byte line. meta == 0 marks an empty slot; a
+ * compiled entry has meta = the program pointer (never < 4096); a
+ * negative entry has fn == NULL and meta = its jf_reason_t. used is the
+ * one field readers write: the use tick (jf_readside_t.tick) of the last
+ * hit, stored only when it changes, so a program hit all the time costs
+ * one store per tick, and eviction knows exactly what was used. */
 typedef struct jf_mslot {
 	uint64_t id[4];
 	void *fn;
 	uintptr_t meta;
+	_Atomic uint32_t used;          /* 0: no hit in this map */
+	uint32_t pad[3];
 } jf_mslot_t;
+
+_Static_assert(sizeof(jf_mslot_t) == 64, "a map slot is one cache line");
 
 typedef struct jf_map {
 	uint64_t cap;                   /* slots */
@@ -80,7 +87,8 @@ jf_map_find(const jf_map_t *m, const uint64_t id[4])
 /* A new empty map for up to n entries (load factor <= 0.7). Returns NULL
  * when out of memory. */
 jf_map_t *jf_map_new(uint64_t n);
-/* Insert or replace; the map must have room (built with jf_map_new(n)). */
+/* Insert or replace (with no use recorded); the map must have room
+ * (built with jf_map_new(n)). */
 void jf_map_put(jf_map_t *m, const uint64_t id[4], void *fn, uintptr_t meta);
 /*
  * A new map: old's entries, minus the ids in dels, plus adds (replacing
@@ -106,13 +114,14 @@ typedef struct jf_lev {
 typedef struct jf_tslot {
 	_Alignas(64) _Atomic uint64_t qs;       /* epoch seen, FREE or OFFLINE */
 	_Atomic uint64_t hits, misses, negative, dropped;
-	uint32_t sample;                        /* owner-only hit sampling counter */
+	_Atomic uint32_t depth;                 /* jf_enter scopes open (owner-written) */
 	_Atomic uint32_t head;                  /* producer position */
 	_Atomic uintptr_t owner;                /* owning thread's token */
-	struct jf_readside *rs;                 /* back pointer for the exit hook */
+	uint64_t spare;
 	_Alignas(64) _Atomic uint32_t tail;     /* consumer position */
 	uint32_t mask;                          /* ring size - 1 */
 	jf_lev_t *ring;
+	struct jf_readside *rs;                 /* back pointer for the exit hook */
 } jf_tslot_t;
 
 /* The shared read-side state of one runtime. */
@@ -120,7 +129,8 @@ typedef struct jf_readside {
 	pthread_key_t key;                      /* releases a slot at thread exit */
 	_Alignas(64) _Atomic(jf_map_t *) map;
 	_Atomic uint64_t epoch;                 /* starts at 1 */
-	uint32_t sample_mask;                   /* hit sampling: record when (n & mask) == 0 */
+	_Atomic uint32_t tick;                  /* use tick, advanced by the writer;
+						 * 0 while nothing needs uses */
 	int enabled;
 	uint64_t id;                            /* unique per runtime, for the TLS cache */
 	jf_tslot_t *slots;              /* aligned inside slots_mem */
@@ -131,8 +141,7 @@ typedef struct jf_readside {
 	_Atomic uint64_t gone_hits, gone_misses, gone_negative, gone_dropped, no_slot;
 } jf_readside_t;
 
-int jf_readside_init(jf_readside_t *rs, uint32_t nslots,
-    uint32_t ring_size, uint32_t sample);
+int jf_readside_init(jf_readside_t *rs, uint32_t nslots, uint32_t ring_size);
 void jf_readside_fini(jf_readside_t *rs);
 
 /* A small per-thread cache of (runtime id, slot) pairs. */
@@ -171,30 +180,55 @@ void jf_tslot_release(jf_readside_t *rs, jf_tslot_t *ts);
 /* Forget rs in this thread's cache (at close). */
 void jf_tslot_forget(jf_readside_t *rs);
 
+/* Announce the epoch this thread has seen: it holds nothing from before
+ * (a quiescent point). Only a slot coming back online pays for a fence. */
+static inline void
+jf_rs_announce(jf_readside_t *rs, jf_tslot_t *ts)
+{
+	uint64_t e = atomic_load_explicit(&rs->epoch, memory_order_acquire);
+
+	if (__builtin_expect(atomic_load_explicit(&ts->qs, memory_order_relaxed) ==
+	    JF_QS_OFFLINE, 0))
+		/* coming back online: the writer may have skipped this slot, so
+		 * this is the Dekker case against jf_rs_publish and
+		 * jf_rs_min_epoch; sequentially consistent store (and the map
+		 * load after it) */
+		atomic_store_explicit(&ts->qs, e, memory_order_seq_cst);
+	else
+		atomic_store_explicit(&ts->qs, e, memory_order_release);
+}
+
 /*
- * The core of jf_lookup: announce, load the map, probe, record. Returns
- * the entry or NULL; *reason is set for both. Never blocks.
+ * The core of jf_lookup: announce (unless inside a jf_enter scope, where
+ * the epoch announced at the scope's start holds everything the scope
+ * obtains), load the map, probe. Returns the entry or NULL. Never blocks.
  */
 static inline const jf_mslot_t *
 jf_rs_lookup(jf_readside_t *rs, jf_tslot_t *ts, const uint64_t id[4])
 {
-	const jf_mslot_t *s;
 	const jf_map_t *m;
-	uint64_t e = atomic_load_explicit(&rs->epoch, memory_order_acquire);
 
-	if (__builtin_expect(atomic_load_explicit(&ts->qs, memory_order_relaxed) ==
+	if (__builtin_expect(atomic_load_explicit(&ts->depth, memory_order_relaxed) == 0, 1) ||
+	    __builtin_expect(atomic_load_explicit(&ts->qs, memory_order_relaxed) ==
 	    JF_QS_OFFLINE, 0)) {
-		/* coming back online: the writer may have skipped this slot, so
-		 * this is the Dekker case against jf_rs_publish and
-		 * jf_rs_min_epoch; sequentially consistent store and load */
-		atomic_store_explicit(&ts->qs, e, memory_order_seq_cst);
+		jf_rs_announce(rs, ts);
 		m = atomic_load_explicit(&rs->map, memory_order_seq_cst);
 	} else {
-		atomic_store_explicit(&ts->qs, e, memory_order_release);
 		m = atomic_load_explicit(&rs->map, memory_order_acquire);
 	}
-	s = jf_map_find(m, id);
-	return s;
+	return jf_map_find(m, id);
+}
+
+/* Record a hit on s: one store when the tick moved on since the last;
+ * none at all while the tick is 0 (no eviction that needs uses). */
+static inline void
+jf_rs_mark_used(jf_readside_t *rs, const jf_mslot_t *s)
+{
+	jf_mslot_t *w = (jf_mslot_t *)s;        /* used is the slot's one mutable field */
+	uint32_t t = atomic_load_explicit(&rs->tick, memory_order_relaxed);
+
+	if (atomic_load_explicit(&w->used, memory_order_relaxed) != t)
+		atomic_store_explicit(&w->used, t, memory_order_relaxed);
 }
 
 /* Record an event in the slot's ring; drops and counts when full. */

@@ -8,12 +8,14 @@
  * event is reported only after the map holding its program is published,
  * so a lookup made after the event finds the program.
  */
+#include <malloc.h>
 #include <string.h>
 
 #include "common/buf.h"
 #include "common/log.h"
 #include "artifact.h"
 #include "event.h"
+#include "evict.h"
 #include "publish.h"
 
 #define MAX_RETIRE_BATCH 64
@@ -180,7 +182,7 @@ void
 jf_pub_reclaim(jf_runtime_t *rt, int all)
 {
 	jf_retired_t batch[MAX_RETIRE_BATCH];
-	size_t nb, i, k;
+	size_t nb, i, k, nprogs = 0;
 	uint64_t min;
 
 	do {
@@ -188,16 +190,36 @@ jf_pub_reclaim(jf_runtime_t *rt, int all)
 		pthread_mutex_lock(&rt->lock);
 		min = all ? UINT64_MAX : (rt->rs.slots ? jf_rs_min_epoch(&rt->rs) : UINT64_MAX);
 		for (i = 0, k = 0; i < rt->nretired; i++) {
-			if (rt->retired[i].epoch <= min && nb < MAX_RETIRE_BATCH)
-				batch[nb++] = rt->retired[i];
-			else
-				rt->retired[k++] = rt->retired[i];
+			jf_retired_t *x = &rt->retired[i];
+
+			/* a pinned program waits for its last unpin (seq_cst:
+			 * a pin made before the epoch passed is seen here) */
+			if (x->epoch <= min && nb < MAX_RETIRE_BATCH &&
+			    (x->prog == NULL || all || atomic_load(&x->prog->pins) == 0)) {
+				/* what readers marked in it counts for eviction */
+				if (!all)
+					jf_evict_fold_map(rt, x->map);
+				batch[nb++] = *x;
+			} else {
+				rt->retired[k++] = *x;
+			}
 		}
 		rt->nretired = k;
+		rt->nfreeing += nb;     /* still pending in the stats until freed */
 		pthread_mutex_unlock(&rt->lock);
 		for (i = 0; i < nb; i++) {
 			jf_map_free(batch[i].map);
 			jf_art_program_free(rt, batch[i].prog);
+			nprogs += batch[i].prog != NULL;
 		}
+		pthread_mutex_lock(&rt->lock);
+		rt->nfreeing -= nb;
+		pthread_mutex_unlock(&rt->lock);
 	} while (nb == MAX_RETIRE_BATCH);
+	/* unloaded code leaves free heap behind (LLVM's per-program tables):
+	 * give it back to the system, at most every 100 ms */
+	if (nprogs > 0 && !all && jf_rt_now_ms() - rt->last_trim_ms >= 100) {
+		rt->last_trim_ms = jf_rt_now_ms();
+		malloc_trim(0);
+	}
 }

@@ -52,7 +52,7 @@ jf_reg_install(jf_runtime_t *rt, const uint64_t id[4], jf_program_t *p, int kind
 	rec->result = 0;
 	rec->ev_kind = kind;
 	rec->ev_ns = ns;
-	rec->last_used_ms = jf_rt_now_ms();
+	rec->last_tick = atomic_load(&rt->rs.tick);     /* fresh: as if used now */
 	rt->code_bytes += p->code_bytes;
 	/* best effort: without the mark the feed may fetch it once more */
 	jf_id_words(p->key.b, kw);
@@ -63,7 +63,8 @@ jf_reg_install(jf_runtime_t *rt, const uint64_t id[4], jf_program_t *p, int kind
 }
 
 void
-jf_reg_set_negative(jf_runtime_t *rt, const uint64_t id[4], int reason, int result)
+jf_reg_set_negative(jf_runtime_t *rt, const uint64_t id[4], int reason, int result,
+    uint64_t ttl_ms)
 {
 	jf_rec_t *rec = jf_idtab_get(&rt->reg, id);
 
@@ -74,7 +75,7 @@ jf_reg_set_negative(jf_runtime_t *rt, const uint64_t id[4], int reason, int resu
 	rec->state = R_NEG;
 	rec->reason = reason;
 	rec->result = result;
-	rec->expires_ms = jf_rt_now_ms() + (uint64_t)TUNE(rt, JF_TUNE_NEGATIVE_TTL_MS);
+	rec->expires_ms = jf_rt_now_ms() + ttl_ms;
 	jf_reg_mark_dirty(rt, rec);
 }
 

@@ -20,8 +20,9 @@ void jf_reg_mark_dirty(jf_runtime_t *rt, jf_rec_t *r);
  * caller frees p). The event kind is reported once lookups can see it. */
 int jf_reg_install(jf_runtime_t *rt, const uint64_t id[4], jf_program_t *p, int kind,
     uint64_t ns);
-/* A negative outcome for id, remembered for the negative TTL (lock held). */
-void jf_reg_set_negative(jf_runtime_t *rt, const uint64_t id[4], int reason, int result);
+/* A negative outcome for id, remembered for ttl_ms (lock held). */
+void jf_reg_set_negative(jf_runtime_t *rt, const uint64_t id[4], int reason, int result,
+    uint64_t ttl_ms);
 
 /* The set of artifact keys already handled (takes rt->lock). */
 int jf_reg_seen_test(jf_runtime_t *rt, const jf_key_t *k);

@@ -36,6 +36,7 @@
 #include "map.h"
 
 #define JF_TUNE_MAX 32
+#define JF_TICK_HIST 64                 /* use ticks remembered (evict.c) */
 
 struct jf_config {
 	int enabled;
@@ -68,7 +69,8 @@ struct jf_program {
 	jf_psym_t *syms;
 	size_t nsyms;
 	void *handle;                   /* loader handle */
-	uint64_t code_bytes;
+	uint64_t code_bytes;            /* counted in rt->loaded_bytes until freed */
+	_Atomic uint32_t pins;          /* jf_program_pin: freed only at 0 */
 };
 
 /* Registry record states. */
@@ -87,7 +89,8 @@ typedef struct jf_rec {
 	int dirty;                      /* must go into the next published map */
 	uint64_t batch;                 /* published when rt->pub_gen reaches this */
 	uint64_t expires_ms;            /* R_NEG */
-	uint64_t last_used_ms;
+	uint32_t last_tick;             /* latest use tick known (evict.c) */
+	int evict_req;                  /* jf_runtime_evict asked for it */
 	jf_program_t *prog;
 	struct jf_rec *next_dirty;
 	/* the event to report once the map that holds prog is published */
@@ -127,7 +130,8 @@ struct jf_runtime {
 	int64_t tune[JF_TUNE_MAX];
 
 	/* the local farm */
-	pid_t master_pid;
+	pid_t master_pid;               /* the keeper (localfarm.c), its group's leader */
+	int keeper_fd;                  /* its pipe; -1 */
 	char *master_dir;
 
 	/* loading */
@@ -146,22 +150,32 @@ struct jf_runtime {
 	uint64_t pub_gen;
 	jf_job_t *jobs, *jobs_tail;
 	size_t njobs, running;
-	int stopping;
+	_Atomic int stopping;            /* read without the lock by the watcher */
 	_Atomic int paused;
-	uint64_t code_bytes;
+	uint64_t code_bytes;            /* of the programs in the registry */
+	uint64_t loaded_bytes;          /* reserved or mapped, until unloaded: <= the budget */
+	uint64_t room_wanted;           /* bytes loads wait for (evict.c makes room) */
+	pthread_cond_t room_cv;         /* a program was unloaded */
 
 	/* backend-only */
 	jf_hot_t hot;
 	jf_retired_t *retired;         /* jf_vec_grow */
 	size_t nretired, capretired;
+	size_t nfreeing;
+	uint64_t last_trim_ms;          /* publish.c: malloc_trim after unloading */                /* taken off retired[], being freed */
 	uint64_t last_decay_ms, last_scan_ms;
+	uint64_t tick_start[JF_TICK_HIST];   /* ms at which each recent use tick began */
+	uint64_t tick_ms;               /* how long a use tick lasts */
+	int evict_asked;                /* some record has evict_req set (under lock) */
 
 	/* threads */
 	pthread_t backend, watcher, *workers;
-	int nworkers, backend_ok, watcher_ok;
+	int nworkers, watcher_ok;
+	_Atomic int backend_ok;         /* read by loads waiting for room */
 	char cursor[256];               /* watch position */
 
 	/* counters */
+	_Atomic uint64_t npins;         /* pins held on any program */
 	_Atomic uint64_t st_promotions, st_compiles, st_compile_failures, st_fetches,
 	    st_preloaded, st_pushed, st_rejected, st_evicted, st_swaps;
 };

@@ -4,10 +4,11 @@
  *
  * jf_lookup is the only function on the host's hot path. It takes the
  * thread's slot from a thread-local cache, announces the epoch it has
- * seen, loads the current map, probes it and answers; a miss leaves an
- * event in the thread's ring and a hit is recorded only one time in
- * HIT_SAMPLE, so hits never crowd misses out of the ring. Everything
- * else (open, preload, compiles, loading) happens off this path.
+ * seen (unless inside a jf_enter scope), loads the current map, probes it
+ * and answers; a miss leaves an event in the thread's ring, and a hit
+ * marks its map slot with the current use tick (a store only when the
+ * tick moved on), which is what eviction reads. Everything else (open,
+ * preload, compiles, loading) happens off this path.
  */
 #include <string.h>
 
@@ -19,11 +20,18 @@
 #include "compiler/compile.h"
 #include "artifact.h"
 #include "backend.h"
+#include "evict.h"
 #include "feed.h"
 #include "jobs.h"
 #include "localfarm.h"
 #include "publish.h"
 #include "rt.h"
+
+const char *
+jf_version(void)
+{
+	return JF_RUNTIME_VERSION;
+}
 
 const char *
 jf_reason_str(int reason)
@@ -35,6 +43,7 @@ jf_reason_str(int reason)
 	case JF_INTERP_INELIGIBLE: return "ineligible";
 	case JF_INTERP_FAILED: return "failed";
 	case JF_INTERP_QUARANTINED: return "quarantined";
+	case JF_INTERP_NO_SLOT: return "no thread slot";
 	default: return "unknown";
 	}
 }
@@ -51,20 +60,23 @@ jf_lookup(jf_runtime_t *rt, const uint8_t *program_id)
 
 	if (__builtin_expect(rt == NULL || !rt->rs.enabled, 0))
 		return d;
-	if (__builtin_expect((ts = jf_tslot_get(&rt->rs)) == NULL, 0))
+	if (__builtin_expect((ts = jf_tslot_get(&rt->rs)) == NULL, 0)) {
+		d.reason = JF_INTERP_NO_SLOT;
 		return d;
+	}
 	jf_id_words(program_id, id);
 	s = jf_rs_lookup(&rt->rs, ts, id);
 	if (__builtin_expect(s != NULL && s->fn != NULL, 1)) {
 		jf_ctr_inc(&ts->hits);
-		if (__builtin_expect((++ts->sample & rt->rs.sample_mask) == 0, 0))
-			jf_rs_event(ts, id, JF_EV_HIT);
+		jf_rs_mark_used(&rt->rs, s);
 		d.fn = s->fn;
 		d.prog = (const jf_program_t *)s->meta;
 		d.reason = JF_COMPILED;
 	} else if (s != NULL) {
-		jf_ctr_inc(&ts->negative);
+		/* a remembered outcome; "not in the store, and no farm" is
+		 * still NOT_READY, and counted as a miss like any NOT_READY */
 		d.reason = (int)s->meta;
+		jf_ctr_inc(d.reason == JF_INTERP_NOT_READY ? &ts->misses : &ts->negative);
 	} else {
 		jf_ctr_inc(&ts->misses);
 		jf_rs_event(ts, id, JF_EV_MISS);
@@ -80,8 +92,77 @@ jf_thread_offline(jf_runtime_t *rt)
 
 	if (rt == NULL || !rt->rs.enabled)
 		return;
-	if ((ts = jf_tslot_peek(&rt->rs)) != NULL)
+	/* inside a scope the thread still holds what the scope obtained */
+	if ((ts = jf_tslot_peek(&rt->rs)) != NULL &&
+	    atomic_load_explicit(&ts->depth, memory_order_relaxed) == 0)
 		atomic_store_explicit(&ts->qs, JF_QS_OFFLINE, memory_order_release);
+}
+
+void
+jf_enter(jf_runtime_t *rt)
+{
+	jf_tslot_t *ts;
+	uint32_t d;
+
+	if (rt == NULL || !rt->rs.enabled || (ts = jf_tslot_get(&rt->rs)) == NULL)
+		return;         /* lookups answer DISABLED or NO_SLOT: nothing to hold */
+	d = atomic_load_explicit(&ts->depth, memory_order_relaxed);
+	if (d == 0)
+		jf_rs_announce(&rt->rs, ts);    /* the scope holds from here */
+	atomic_store_explicit(&ts->depth, d + 1, memory_order_relaxed);
+}
+
+void
+jf_leave(jf_runtime_t *rt)
+{
+	jf_tslot_t *ts;
+	uint32_t d;
+
+	if (rt == NULL || !rt->rs.enabled || (ts = jf_tslot_peek(&rt->rs)) == NULL)
+		return;
+	if ((d = atomic_load_explicit(&ts->depth, memory_order_relaxed)) > 0)
+		atomic_store_explicit(&ts->depth, d - 1, memory_order_relaxed);
+}
+
+int
+jf_program_pin(jf_runtime_t *rt, const jf_program_t *prog)
+{
+	jf_program_t *p = (jf_program_t *)prog;
+
+	if (rt == NULL || p == NULL)
+		return JF_ERR_INVAL;
+	/* seq_cst: visible to a reclaimer that sees this thread's next
+	 * announcement (publish.c checks pins after the epoch) */
+	atomic_fetch_add(&p->pins, 1);
+	atomic_fetch_add(&rt->npins, 1);
+	return 0;
+}
+
+void
+jf_program_unpin(jf_runtime_t *rt, const jf_program_t *prog)
+{
+	jf_program_t *p = (jf_program_t *)prog;
+
+	if (rt == NULL || p == NULL)
+		return;
+	atomic_fetch_sub(&rt->npins, 1);
+	atomic_fetch_sub(&p->pins, 1);
+	/* the backend's next round frees it if it was retired */
+}
+
+/* Any thread inside a scope, or any pin held? (close refuses then) */
+static int
+runtime_held(jf_runtime_t *rt)
+{
+	uint32_t i;
+
+	if (atomic_load(&rt->npins) > 0)
+		return 1;
+	for (i = 0; rt->rs.slots != NULL && i < rt->rs.nslots; i++)
+		if (atomic_load(&rt->rs.slots[i].qs) != JF_QS_FREE &&
+		    atomic_load(&rt->rs.slots[i].depth) > 0)
+			return 1;
+	return 0;
 }
 
 void *
@@ -142,11 +223,13 @@ runtime_open(const jf_config_t *c, jf_runtime_t **out, char *err, size_t errlen)
 	rt->alloc = c->alloc;
 	memcpy(rt->tune, c->tune, sizeof(rt->tune));
 	rt->master_pid = -1;
+	rt->keeper_fd = -1;
 	pthread_mutex_init(&rt->lock, NULL);
 	pthread_mutex_init(&rt->load_lock, NULL);
 	pthread_cond_init(&rt->bk_cv, NULL);
 	pthread_cond_init(&rt->job_cv, NULL);
 	pthread_cond_init(&rt->done_cv, NULL);
+	pthread_cond_init(&rt->room_cv, NULL);
 	jf_idtab_init(&rt->reg);
 	jf_idtab_init(&rt->seen);
 
@@ -157,8 +240,7 @@ runtime_open(const jf_config_t *c, jf_runtime_t **out, char *err, size_t errlen)
 		return 0;
 	}
 	if ((r = jf_readside_init(&rt->rs,
-	    (uint32_t)TUNE(rt, JF_TUNE_MAX_THREADS), (uint32_t)TUNE(rt, JF_TUNE_EVENT_BUFFER),
-	    (uint32_t)TUNE(rt, JF_TUNE_HIT_SAMPLE))) != 0) {
+	    (uint32_t)TUNE(rt, JF_TUNE_MAX_THREADS), (uint32_t)TUNE(rt, JF_TUNE_EVENT_BUFFER))) != 0) {
 		jf_seterr(err, errlen, r, "thread slots: %s", jf_strerror(r));
 		goto out;
 	}
@@ -209,6 +291,7 @@ runtime_open(const jf_config_t *c, jf_runtime_t **out, char *err, size_t errlen)
 		goto out;
 	}
 
+	jf_evict_ticks_init(rt, jf_rt_now_ms());
 	/* note the feed position, load what is there, publish, then follow
 	 * the feed from the noted position: nothing falls into the gap */
 	if ((r = jf_feed_preload(rt, err, errlen)) != 0)
@@ -286,19 +369,23 @@ runtime_close(jf_runtime_t *rt)
 	pthread_cond_destroy(&rt->bk_cv);
 	pthread_cond_destroy(&rt->job_cv);
 	pthread_cond_destroy(&rt->done_cv);
+	pthread_cond_destroy(&rt->room_cv);
 	jf_free(rt->mem);
 }
 
-void
+int
 jf_runtime_close(jf_runtime_t *rt)
 {
 	const jf_allocator_t *prev;
 
 	if (rt == NULL)
-		return;
+		return 0;
+	if (runtime_held(rt))
+		return JF_ERR_BUSY;     /* nothing stopped: the runtime runs on */
 	prev = jf_mem_use(rt->alloc);
 	runtime_close(rt);
 	jf_mem_use(prev);
+	return 0;
 }
 
 /* ---- control ------------------------------------------------------------------------- */
@@ -320,6 +407,9 @@ jf_compile_now(jf_runtime_t *rt, const uint8_t *program_id, int timeout_ms)
 		timeout_ms = (int)TUNE(rt, JF_TUNE_COMPILE_TIMEOUT_MS);
 	deadline = jf_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 	jf_id_words(program_id, id);
+	/* outside a scope the thread holds nothing while it waits (else an
+	 * eviction that makes room for this very program could not finish) */
+	jf_thread_offline(rt);
 	pthread_mutex_lock(&rt->lock);
 	rec = jf_idtab_get(&rt->reg, id);
 	if (rec == NULL || rec->state == R_NEG || rec->state == R_GONE) {
@@ -387,6 +477,60 @@ jf_prepare_aot(jf_runtime_t *rt, const uint8_t *program_ids, size_t n)
 	return r;
 }
 
+/* Ask the backend to evict r (lock held). */
+static void
+evict_ask(jf_runtime_t *rt, jf_rec_t *r)
+{
+	if (r->state == R_LOADED) {
+		r->evict_req = 1;
+		rt->evict_asked = 1;
+	} else if (r->state == R_NEG) {
+		r->expires_ms = 0;      /* forgotten at the next scan */
+		rt->evict_asked = 1;
+	}
+}
+
+int
+jf_runtime_evict(jf_runtime_t *rt, const uint8_t *program_id)
+{
+	uint64_t id[4];
+	jf_rec_t *r;
+	int ret = JF_ERR_NOTFOUND;
+
+	if (rt == NULL || program_id == NULL)
+		return JF_ERR_INVAL;
+	if (!rt->rs.enabled)
+		return JF_ERR_CLOSED;
+	jf_id_words(program_id, id);
+	pthread_mutex_lock(&rt->lock);
+	if ((r = jf_idtab_get(&rt->reg, id)) != NULL &&
+	    (r->state == R_LOADED || r->state == R_NEG)) {
+		evict_ask(rt, r);
+		ret = 0;
+	}
+	pthread_cond_signal(&rt->bk_cv);
+	pthread_mutex_unlock(&rt->lock);
+	return ret;
+}
+
+int
+jf_runtime_clear(jf_runtime_t *rt)
+{
+	size_t i;
+
+	if (rt == NULL)
+		return JF_ERR_INVAL;
+	if (!rt->rs.enabled)
+		return JF_ERR_CLOSED;
+	pthread_mutex_lock(&rt->lock);
+	for (i = 0; i < rt->reg.cap; i++)
+		if (rt->reg.ents[i].val != NULL)
+			evict_ask(rt, rt->reg.ents[i].val);
+	pthread_cond_signal(&rt->bk_cv);
+	pthread_mutex_unlock(&rt->lock);
+	return 0;
+}
+
 void
 jf_runtime_pause(jf_runtime_t *rt)
 {
@@ -433,8 +577,8 @@ jf_runtime_stats(jf_runtime_t *rt, jf_stats_t *out, size_t size)
 	 * publishing, and only the backend frees maps */
 	m = atomic_load(&rt->rs.map);
 	st.programs = m ? m->n : 0;
-	st.code_bytes = rt->code_bytes;
-	st.pending_reclaim = rt->nretired;
+	st.code_bytes = rt->loaded_bytes;
+	st.pending_reclaim = rt->nretired + rt->nfreeing;
 	st.hot_tracked = rt->hot.n;
 	pthread_mutex_unlock(&rt->lock);
 	memset(out, 0, size);

@@ -19,14 +19,25 @@
  * and target, and afterwards it follows the store's change feed, so code
  * compiled for any node of the cluster reaches this one without a restart.
  *
- * Lifetimes (quiescent-state reclamation). The function address and the
- * program handle a decision returns stay valid until the same thread calls
- * jf_lookup() again on the same runtime, or calls jf_thread_offline().
- * Code that the runtime evicts is unloaded only after every thread that
- * has used the runtime has passed such a point. A thread that stops
- * calling jf_lookup() for a long time should call jf_thread_offline(), or
- * memory of old maps and evicted code is kept until it does; threads that
- * exit are taken offline on their own.
+ * Lifetimes. What a lookup returns (d.fn, d.prog and its symbols) stays
+ * valid until the same thread's next jf_lookup(), jf_compile_now(),
+ * outermost jf_enter() or jf_thread_offline() on the same runtime; a host that never nests needs
+ * nothing more. A host whose native code calls back into the host, which
+ * may look up again (nested calls, as an EVM's CALL), wraps each native
+ * call in jf_enter(rt) ... jf_leave(rt) on the thread that runs it: from
+ * the outermost jf_enter until the matching outermost jf_leave, whatever
+ * that thread's lookups return stays valid, whatever is evicted,
+ * replaced, swapped or pushed out by the code budget meanwhile (scopes
+ * nest: a depth count; they cost a thread-local load and store). A host
+ * whose tasks move between threads (green threads) pins instead:
+ * jf_program_pin(rt, d.prog) before that thread's next lookup, and
+ * jf_program_unpin(rt, d.prog) from any thread once the code has
+ * returned; a pinned program stays mapped until its last unpin.
+ * jf_runtime_close() refuses (JF_ERR_BUSY) while any scope is open or any
+ * pin is held. Unloaded code is freed once every thread has passed such
+ * a point; a thread that stops looking up for a long time should call
+ * jf_thread_offline() (ignored inside a scope), and threads that exit are
+ * taken offline on their own.
  *
  * Every function returns 0 or a negative jf_err (jitfarm/error.h); the
  * library never prints (install a log sink with jf_runtime_set_log) and
@@ -55,11 +66,13 @@ typedef struct jf_program jf_program_t;
 /* What jf_lookup decided. */
 typedef enum jf_reason {
 	JF_COMPILED = 0,              /* fn is native code for the program */
-	JF_INTERP_DISABLED = 1,       /* runtime disabled (or NULL, or out of thread slots) */
+	JF_INTERP_DISABLED = 1,       /* runtime disabled (or NULL) */
 	JF_INTERP_NOT_READY = 2,      /* not compiled (yet): not hot, or compiling */
 	JF_INTERP_INELIGIBLE = 3,     /* the IR provider declined the program */
 	JF_INTERP_FAILED = 4,         /* compiling or loading failed; retried after a TTL */
-	JF_INTERP_QUARANTINED = 5     /* the program crashed the compiler; refused for a while */
+	JF_INTERP_QUARANTINED = 5,    /* the program crashed the compiler; refused for a while */
+	JF_INTERP_NO_SLOT = 6         /* JF_TUNE_MAX_THREADS threads look up already;
+				       * counted in jf_stats_t.no_slot */
 } jf_reason_t;
 
 typedef struct jf_decision {
@@ -76,8 +89,21 @@ typedef struct jf_decision {
 JF_API jf_decision_t jf_lookup(jf_runtime_t *rt, const uint8_t *program_id);
 
 /* Tell the runtime this thread holds no decision of rt any more and may
- * not look up for a while. The next jf_lookup brings it back. */
+ * not look up for a while. The next jf_lookup brings it back. Ignored
+ * inside a scope. */
 JF_API void jf_thread_offline(jf_runtime_t *rt);
+
+/* A scope on the calling thread (see Lifetimes above): what this thread's
+ * lookups return between the outermost jf_enter and its jf_leave stays
+ * valid until that jf_leave. Pairs must match on the same thread. */
+JF_API void jf_enter(jf_runtime_t *rt);
+JF_API void jf_leave(jf_runtime_t *rt);
+
+/* Keep prog's code mapped until the matching unpin, from any thread.
+ * Pin a program while its decision is still valid. Returns 0 or
+ * JF_ERR_INVAL. */
+JF_API int jf_program_pin(jf_runtime_t *rt, const jf_program_t *prog);
+JF_API void jf_program_unpin(jf_runtime_t *rt, const jf_program_t *prog);
 
 /* Address of another symbol of a loaded program, or NULL. Valid as long
  * as the decision that returned prog. */
@@ -112,7 +138,8 @@ typedef enum jf_event_kind {
 
 typedef struct jf_event {
 	int kind;                     /* jf_event_kind_t */
-	const uint8_t *program_id;    /* 32 bytes, or NULL when unknown (REJECT) */
+	const uint8_t *program_id;    /* 32 bytes; for REJECT the id the artifact's
+				       * manifest claims, NULL when it did not parse */
 	const uint8_t *key;           /* 32-byte artifact key */
 	uint64_t duration_ns;         /* the compile, fetch or load */
 	int result;                   /* 0 or a negative jf_err */
@@ -132,12 +159,14 @@ typedef enum jf_tune {
 	JF_TUNE_MAX_IR_BYTES,         /* larger IR is ineligible [64 MiB] */
 	JF_TUNE_COMPILE_TIMEOUT_MS,   /* per compile [120000] */
 	JF_TUNE_CODE_BUDGET,          /* bytes of loaded objects; 0 = no limit [0] */
-	JF_TUNE_IDLE_EVICT_MS,        /* unload code unused this long; 0 = never [0] */
+	JF_TUNE_IDLE_EVICT_MS,        /* unload code unused this long; 0 = never [0];
+				       * never earlier, at most ~1/16 of it later */
 	JF_TUNE_HOT_TABLE,            /* programs tracked for hotness [65536] */
 	JF_TUNE_HOT_DECAY_MS,         /* halve hotness counts this often [10000] */
 	JF_TUNE_NEGATIVE_TTL_MS,      /* how long a failure is remembered [60000] */
 	JF_TUNE_MAX_THREADS,          /* threads that may look up at once [64] */
-	JF_TUNE_HIT_SAMPLE,           /* record one hit in this many, power of 2 [64] */
+	JF_TUNE_HIT_SAMPLE,           /* accepted, no effect: every hit is recorded
+				       * (one store per program per use tick) */
 	JF_TUNE_PRELOAD,              /* load matching artifacts at open [1] */
 	JF_TUNE_WATCH,                /* follow the store's change feed [1] */
 	JF_TUNE_PROCESS_SYMBOLS       /* resolve unknown symbols in the process [1] */
@@ -180,6 +209,9 @@ JF_API int jf_config_set_public_key(jf_config_t *c, const char *pem_path);
 JF_API int jf_config_add_symbol(jf_config_t *c, const char *name, void *addr);
 JF_API int jf_config_set_ir_provider(jf_config_t *c, jf_ir_provider_fn fn,
     jf_ir_release_fn release, void *arg);
+/* The callback runs on a runtime thread; *ev and everything it points to
+ * live only during the call (copy what you keep). It must not close the
+ * runtime. */
 JF_API int jf_config_set_event_callback(jf_config_t *c, jf_event_fn fn, void *arg);
 /* Where the runtime's log lines go (none by default); level 0 error .. 3 debug. */
 JF_API int jf_config_set_log(jf_config_t *c, jf_log_fn fn, void *arg, int level);
@@ -215,9 +247,12 @@ JF_API int jf_config_set_tune(jf_config_t *c, int knob, int64_t value);
  */
 JF_API int jf_runtime_open(const jf_config_t *c, jf_runtime_t **out, char *err,
     size_t errlen);
-/* Stop the threads (and the local farm), unload all code, free. No thread
- * may be inside jf_lookup or running returned code. NULL is fine. */
-JF_API void jf_runtime_close(jf_runtime_t *rt);
+/* Stop the threads (and the local farm), unload all code, free. Returns
+ * 0, or JF_ERR_BUSY while a thread is inside a jf_enter scope or a pin is
+ * held: then nothing is stopped and the runtime goes on working. No
+ * thread may be inside jf_lookup or running returned code without a
+ * scope or pin. NULL is fine (0). */
+JF_API int jf_runtime_close(jf_runtime_t *rt);
 
 /* ---- control ----------------------------------------------------------- */
 
@@ -228,6 +263,13 @@ JF_API int jf_compile_now(jf_runtime_t *rt, const uint8_t *program_id, int timeo
 /* Queue programs for compilation ahead of time, without waiting. Returns
  * 0, or JF_ERR_BUSY when the queue took only part of them. */
 JF_API int jf_prepare_aot(jf_runtime_t *rt, const uint8_t *program_ids, size_t n);
+/* Evict program_id's code (or forget its failure) now: the next map no
+ * longer has it, and its code is unloaded once no thread, scope or pin
+ * can hold it. Returns 0, JF_ERR_NOTFOUND when it is neither loaded nor
+ * remembered. jf_runtime_clear does it for every program. Neither
+ * waits; an EVICT event follows for each program unloaded. */
+JF_API int jf_runtime_evict(jf_runtime_t *rt, const uint8_t *program_id);
+JF_API int jf_runtime_clear(jf_runtime_t *rt);
 /* Pause background work (promotion, compiles, loads, publishing);
  * lookups keep serving the current map. Neither call blocks. */
 JF_API void jf_runtime_pause(jf_runtime_t *rt);
@@ -260,6 +302,10 @@ typedef struct jf_stats {
 
 /* Fill *st (size: sizeof(jf_stats_t) of the caller's header). */
 JF_API int jf_runtime_stats(jf_runtime_t *rt, jf_stats_t *st, size_t size);
+
+/* The library's version, "MAJOR.MINOR.PATCH" (jitfarm.pc's Version). */
+#define JF_RUNTIME_VERSION "0.1.0"
+JF_API const char *jf_version(void);
 
 /* Text for a jf_reason_t. */
 JF_API const char *jf_reason_str(int reason);

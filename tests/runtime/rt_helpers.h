@@ -63,19 +63,15 @@ prog_id(unsigned k, uint8_t id[32])
 	free(ir);
 }
 
-/* Compile program k for ns and put it into the store; sign with
- * sign_key (EVP_PKEY) when given. */
+/* Compile ir for ns into an artifact blob (jf_free it), signed with
+ * sign_key (EVP_PKEY) when given; *key is its artifact key. */
 static void
-put_prog(const char *url, unsigned k, const char *ns, void *sign_key)
+rt_compile_blob(const char *ir, const char *ns, void *sign_key, uint8_t **blob, size_t *len,
+    jf_key_t *key)
 {
 	jf_compile_req_t req;
 	jf_artifact_t a;
-	jf_store_opts_t so;
-	jf_store_t *st;
-	uint8_t *blob;
-	size_t len;
 	char err[512];
-	char *ir = prog_ir(k);
 
 	memset(&req, 0, sizeof(req));
 	req.ir = (const uint8_t *)ir;
@@ -84,14 +80,30 @@ put_prog(const char *url, unsigned k, const char *ns, void *sign_key)
 	req.spec.opt = RT_OPT;
 	req.producer = "test";
 	ck_assert_msg(jf_compile(&req, &a, NULL, err, sizeof(err)) == 0, "compile: %s", err);
-	ck_assert_int_eq(jf_blob_encode(&a, sign_key, &blob, &len), 0);
+	ck_assert_int_eq(jf_blob_encode(&a, sign_key, blob, len), 0);
+	*key = a.m.key;
+	jf_artifact_free(&a);
+}
+
+/* Compile program k for ns and put it into the store; sign with
+ * sign_key (EVP_PKEY) when given. */
+static void
+put_prog(const char *url, unsigned k, const char *ns, void *sign_key)
+{
+	jf_store_opts_t so;
+	jf_store_t *st;
+	jf_key_t key;
+	uint8_t *blob;
+	size_t len;
+	char err[512];
+	char *ir = prog_ir(k);
+
+	rt_compile_blob(ir, ns, sign_key, &blob, &len, &key);
 	memset(&so, 0, sizeof(so));
 	ck_assert_msg(jf_store_open(url, &so, &st, err, sizeof(err)) == 0, "store: %s", err);
-	ck_assert_msg(jf_store_put(st, &a.m.key, blob, len) == 0, "put: %s",
-	    jf_store_errstr(st));
+	ck_assert_msg(jf_store_put(st, &key, blob, len) == 0, "put: %s", jf_store_errstr(st));
 	jf_store_close(st);
 	jf_free(blob);
-	jf_artifact_free(&a);
 	free(ir);
 }
 
@@ -131,6 +143,7 @@ provider_release(void *arg, const void *ir)
 /* Events, counted by kind. */
 static _Atomic int ev_count[8];
 static _Atomic int ev_fail[8];
+static _Atomic int ev_noid[8];          /* events without a program id */
 
 static void
 on_ev(void *arg, const jf_event_t *ev)
@@ -140,6 +153,8 @@ on_ev(void *arg, const jf_event_t *ev)
 		atomic_fetch_add(&ev_count[ev->kind], 1);
 		if (ev->result != 0)
 			atomic_fetch_add(&ev_fail[ev->kind], 1);
+		if (ev->program_id == NULL)
+			atomic_fetch_add(&ev_noid[ev->kind], 1);
 	}
 }
 
@@ -204,6 +219,29 @@ file_url(const char *dir)
 	if (asprintf(&u, "file://%s/store", dir) < 0)
 		abort();
 	return u;
+}
+
+/* The usual fixture: a fresh directory with a file store in it, event
+ * counts zeroed, LLVM initialised. */
+static char *rt_dir, *rt_url;
+
+static void
+rt_setup(void)
+{
+	rt_dir = jft_tmpdir("rt");
+	rt_url = file_url(rt_dir);
+	memset(ev_count, 0, sizeof(ev_count));
+	memset(ev_fail, 0, sizeof(ev_fail));
+	memset(ev_noid, 0, sizeof(ev_noid));
+	ck_assert_int_eq(jf_llvm_init(), 0);
+}
+
+static void
+rt_teardown(void)
+{
+	jft_rmtree(rt_dir);
+	free(rt_dir);
+	free(rt_url);
 }
 
 

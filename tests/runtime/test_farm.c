@@ -16,6 +16,9 @@
 #include <errno.h>
 #include <signal.h>
 
+#include <dirent.h>
+#include <sys/wait.h>
+
 #include "rt_helpers.h"
 #include "runtime/publish.h"
 #include "runtime/rt.h"
@@ -203,6 +206,104 @@ START_TEST(test_local_farm)
 }
 END_TEST
 
+/* Is pid a live process (not gone, not a zombie)? */
+static int
+alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	int live = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')) != NULL)
+		live = p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+	fclose(f);
+	return live;
+}
+
+/* The live processes whose command line mentions s; their pids in out. */
+static int
+procs_with(const char *s, pid_t *out, int max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL && n < max) {
+		char path[300], buf[8192];
+		size_t len, i;
+		pid_t pid = (pid_t)atoi(e->d_name);
+		FILE *f;
+
+		if (pid <= 0 || pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		len = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		for (i = 0; i < len; i++)
+			if (buf[i] == '\0')
+				buf[i] = ' ';
+		buf[len] = '\0';
+		if (strstr(buf, s) != NULL && alive(pid))
+			out[n++] = pid;
+	}
+	closedir(d);
+	return n;
+}
+
+/* A host killed with SIGKILL takes its private master, the master's
+ * zygote and the farm's directory with it. */
+START_TEST(test_host_killed)
+{
+	int p[2], status;
+	pid_t host, kids[32];
+	char info[4200] = "", *dirp;
+	ssize_t n;
+	int nk, i;
+
+	ck_assert_int_eq(pipe(p), 0);
+	if ((host = fork()) == 0) {
+		jf_config_t *c = rt_config(url, "local");
+		jf_runtime_t *rt;
+		uint8_t id[32];
+
+		close(p[0]);
+		ck_assert_int_eq(jf_config_set_local_master(c, jft_bin("jitfarm-master")), 0);
+		rt = rt_open(c);
+		prog_id(3, id);
+		/* a compile, so the zygote and a worker are up too */
+		ck_assert_int_eq(jf_compile_now(rt, id, 30000), 0);
+		dprintf(p[1], "%d %s", (int)rt->master_pid, rt->master_dir);
+		close(p[1]);
+		for (;;)
+			pause();
+	}
+	ck_assert_int_gt(host, 0);
+	close(p[1]);
+	n = read(p[0], info, sizeof(info) - 1);
+	close(p[0]);
+	info[n > 0 ? n : 0] = '\0';
+	dirp = strchr(info, ' ');
+	/* the processes of the farm mention its directory */
+	nk = dirp != NULL ? procs_with(dirp + 1, kids, 32) : 0;
+	ck_assert_int_eq(kill(host, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(host, &status, 0), host);
+	ck_assert_ptr_nonnull(dirp);
+	dirp++;
+	ck_assert_int_ge(nk, 1);
+	sleep(2);
+	for (i = 0; i < nk; i++)
+		ck_assert_msg(!alive(kids[i]), "process %d outlived its host", (int)kids[i]);
+	ck_assert_int_eq(procs_with(dirp, kids, 32), 0);
+	ck_assert_msg(access(dirp, F_OK) != 0, "%s outlived its host", dirp);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -214,6 +315,7 @@ suite(void)
 	tcase_add_test(tc, test_compile_once_and_push);
 	tcase_add_test(tc, test_failures_are_remembered);
 	tcase_add_test(tc, test_local_farm);
+	tcase_add_test(tc, test_host_killed);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -168,7 +168,7 @@ START_TEST(test_swap_storm)
 	jf_map_t *m, *old;
 	int gen;
 
-	ck_assert_int_eq(jf_readside_init(&rs, NREADERS + 2, 1024, 64), 0);
+	ck_assert_int_eq(jf_readside_init(&rs, NREADERS + 2, 1024), 0);
 	ret = calloc(cap, sizeof(*ret));
 	graveyard = calloc((size_t)(SWAPS + 2) * NCHURN + NSTABLE, sizeof(*graveyard));
 	/* the first map: stable keys plus generation 0 of the churning ones */
@@ -339,7 +339,7 @@ START_TEST(test_slots_recycle)
 	uint64_t h, m, n, d, ns;
 	int i;
 
-	ck_assert_int_eq(jf_readside_init(&r, 2, 16, 1), 0);
+	ck_assert_int_eq(jf_readside_init(&r, 2, 16), 0);
 	for (i = 0; i < 10; i++) {
 		pthread_t t;
 		void *res;
@@ -363,7 +363,7 @@ START_TEST(test_out_of_slots)
 	jf_readside_t r;
 	jf_tslot_t *mine;
 
-	ck_assert_int_eq(jf_readside_init(&r, 1, 16, 1), 0);
+	ck_assert_int_eq(jf_readside_init(&r, 1, 16), 0);
 	mine = jf_tslot_get(&r);
 	ck_assert_ptr_nonnull(mine);
 	{
@@ -387,7 +387,7 @@ START_TEST(test_full_ring_drops)
 	uint64_t id[4] = { 9, 9, 9, 9 }, drained = 0, h, m, n, d, ns;
 	int i;
 
-	ck_assert_int_eq(jf_readside_init(&r, 1, 16, 1), 0);
+	ck_assert_int_eq(jf_readside_init(&r, 1, 16), 0);
 	ts = jf_tslot_get(&r);
 	for (i = 0; i < 100; i++)
 		jf_rs_event(ts, id, JF_EV_MISS);
