@@ -594,7 +594,7 @@ start_compile(jf_flight_t *f)
 	compile_req_fill(s, &rq, &f->spec, f->ir, f->ir_len);
 	f->state = F_COMPILE;
 	f->t_start = jf_now_ns();
-	r = jf_pool_submit(s->o.pool, &rq, &f->key, s->o.compile_timeout_s * 1000,
+	r = jf_pool_submit(s->o.pool, &rq, s->o.compile_timeout_s * 1000,
 	    on_compiled, f);
 	if (r != 0) {
 		if (r == JF_ERR_QUARANTINED)
