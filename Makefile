@@ -3,6 +3,7 @@
 #   make                 build everything under build/
 #   make demo            run the end-to-end demo on the embedded file store
 #   make check           build and run every test (unit, integration, CLI)
+#   make check-deploy    build the image and run the cluster in containers
 #   make bench           build and run the benchmarks under bench/
 #   make install         install to $(PREFIX) (default /usr/local)
 #   make SANITIZE=address,undefined check   the same under sanitizers,
@@ -36,7 +37,8 @@ DEPS_OK := $(shell command -v $(LLVM_CONFIG) >/dev/null 2>&1 && \
 	{ test ! -f tests/deploy/package.json || test -d tests/deploy/node_modules/kubernetes-models; } && \
 	{ test ! -f tests/cc/fetch-lua.sh || test -f tests/cc/lua/src/Makefile; } && \
 	command -v promtool >/dev/null 2>&1 && command -v docker-compose >/dev/null 2>&1 && \
-	command -v ccache >/dev/null 2>&1 && command -v sccache >/dev/null 2>&1 && echo yes)
+	command -v ccache >/dev/null 2>&1 && command -v sccache >/dev/null 2>&1 && \
+	command -v dockerd >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1 && echo yes)
 ifneq ($(DEPS_OK),yes)
 ifneq ($(MAKECMDGOALS),clean)
 $(info jitfarm: some dependencies are missing; running scripts/install-deps.sh)
@@ -90,7 +92,9 @@ CCFRONT_C  := $(wildcard cli/cc_front_main.c)
 CCFRONT_OBJ = $(patsubst %.c,$(OBJ)/%.o,$(CCFRONT_C) $(filter-out cli/cc_compile.c cli/cc_front_main.c,$(wildcard cli/cc*.c)) cli/opts.c cli/stats.c)
 SUPPORT_C  := $(wildcard tests/support/*.c)
 TEST_C     := $(wildcard tests/*/test_*.c)
-TEST_SH    := $(sort $(wildcard tests/*/test_*.sh))
+# tests/deploy/test_containers.sh runs its own engine and takes minutes:
+# `make check-deploy` runs it, once per CI run, not in every make check.
+TEST_SH    := $(filter-out tests/deploy/test_containers.sh,$(sort $(wildcard tests/*/test_*.sh)))
 BENCH_C    := $(wildcard bench/*.c)
 EXAMPLE_C  := $(wildcard examples/*/*.c)
 HEADERS    := $(wildcard include/jitfarm/*.h */*.h tests/*/*.h)
@@ -124,7 +128,7 @@ else
 Q := @
 endif
 
-.PHONY: all demo check check-unit bench install clean deps
+.PHONY: all demo check check-unit check-deploy bench install clean deps
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -219,6 +223,10 @@ TEST_ENV := JF_BUILD=$(abspath $(BUILD)) JF_SRC=$(CURDIR) \
 
 check: all $(TESTS) $(TMASTER) $(EXAMPLES)
 	@$(TEST_ENV) sh tests/run.sh $(TESTS) $(TEST_SH)
+
+# The image and the cluster in containers (needs root and docker.io).
+check-deploy: all
+	@$(TEST_ENV) bash tests/deploy/test_containers.sh
 
 demo: all $(EXAMPLES)
 	@$(TEST_ENV) sh scripts/demo.sh

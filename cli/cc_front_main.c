@@ -21,9 +21,6 @@
 #include "cli/cli.h"
 #include "cli/cc.h"
 
-/* opts.c's usage lookup wants a command table; this binary has none. */
-const jf_cli_cmd_t jf_cli_cmds[] = { { NULL, NULL, NULL, NULL, 0 } };
-
 int
 jf_cc_compile(const struct jf_cli_compile_opts *o, const uint8_t *bc, size_t len,
     struct jf_artifact *art, int *hit, char *err, size_t errlen)

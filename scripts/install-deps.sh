@@ -9,7 +9,8 @@ llvm-19-dev clang-19 libclang-rt-19-dev
 libevent-dev libhiredis-dev libcurl4-openssl-dev check libseccomp-dev libssl-dev libjansson-dev libxxhash-dev zlib1g-dev libzstd-dev libxml2-dev libffi-dev libedit-dev libncurses-dev
 redis-server redis-tools nginx curl wrk
 nodejs iproute2 procps psmisc
-python3-yaml docker-compose prometheus shellcheck ccache sccache"
+python3-yaml docker-compose prometheus shellcheck ccache sccache
+docker.io debootstrap"
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")

@@ -399,8 +399,8 @@ usage(FILE *fp, int code)
 	    "  --runs R             rounds over every program (default 200)\n"
 	    "  --arg X              each program's argument: loop length (default 2000)\n"
 	    "  --threshold T        misses before a program compiles (default 20)\n"
-	    "  --forever            keep running rounds until SIGTERM, with a status\n"
-	    "                       line every 10 s\n"
+	    "  --forever            keep running rounds until SIGTERM, one every 100 ms\n"
+	    "                       (a node's steady traffic), with a status line every 10 s\n"
 	    "  --until-native S     after the rounds, keep running until every program\n"
 	    "                       has run natively, for at most S seconds\n"
 	    "  --name NAME          name in the output (default node)\n"
@@ -410,6 +410,9 @@ usage(FILE *fp, int code)
 }
 
 static volatile sig_atomic_t stop_flag;
+
+/* --forever's pace: one round of the workload every 100 ms */
+#define FOREVER_ROUND_NS 100000000L
 
 /* Has every program of the workload run natively at least once? */
 static int
@@ -578,6 +581,13 @@ main(int argc, char **argv)
 			}
 			if (res != p->expect)
 				mismatches++;
+		}
+		if (forever) {
+			/* a round per FOREVER_ROUND_NS, not back to back: a node
+			 * waiting for traffic must not keep a core busy */
+			struct timespec ts = { 0, FOREVER_ROUND_NS };
+
+			nanosleep(&ts, NULL);
 		}
 	}
 	jf_runtime_stats(rt, &st, sizeof(st));

@@ -115,6 +115,41 @@ def probe_path(c, kind):
     return (p.get("httpGet") or {}).get("path")
 
 
+# The demand gauges the masters' HPA scales on, and where they come from.
+HPA_DEMAND = ("jitfarm_queue_depth", "jitfarm_inflight_compiles")
+
+
+def check_hpa_demand(src, where, metrics):
+    """Each demand gauge is a per-pod custom metric with an average-value
+    target, and prometheus-adapter's rules serve it under that name."""
+    pods = {(m.get("pods") or {}).get("metric", {}).get("name"): m for m in metrics
+            if m.get("type") == "Pods"}
+    path = os.path.join(src, "deploy", "prometheus", "adapter.yaml")
+    rules = (load_all(path)[0] or {}).get("rules") or [] if os.path.exists(path) else []
+    served = {}
+    for r in rules:
+        name = ((r.get("name") or {}).get("as")) or ""
+        served[name] = r
+    for g in HPA_DEMAND:
+        m = pods.get(g)
+        if m is None:
+            fail(where, "does not scale on %s (a Pods metric)" % g)
+            continue
+        t = m["pods"].get("target") or {}
+        if t.get("type") != "AverageValue" or "averageValue" not in t:
+            fail(where, "%s needs an AverageValue target" % g)
+        r = served.get(g)
+        if r is None:
+            fail("deploy/prometheus/adapter.yaml", "serves no custom metric %s" % g)
+            continue
+        if not (r.get("seriesQuery") or "").startswith(g + "{"):
+            fail("deploy/prometheus/adapter.yaml", "rule for %s queries %r" % (g, r.get("seriesQuery")))
+        ov = (r.get("resources") or {}).get("overrides") or {}
+        if (ov.get("pod") or {}).get("resource") != "pod" or \
+                (ov.get("namespace") or {}).get("resource") != "namespace":
+            fail("deploy/prometheus/adapter.yaml", "rule for %s is not per pod and namespace" % g)
+
+
 def check_k8s(src):
     kdir = os.path.join(src, "deploy", "k8s")
     kust_path = os.path.join(kdir, "kustomization.yaml")
@@ -176,6 +211,14 @@ def check_k8s(src):
             fail(name, "must not share host namespaces")
         vols = {v["name"]: v for v in pspec.get("volumes") or []}
         for v in vols.values():
+            # the kubelet makes Secret and ConfigMap files root-owned; a
+            # non-root pod reads a file without o+r only through fsGroup
+            vsrc = v.get("secret") or v.get("configMap")
+            if vsrc is not None and psc.get("fsGroup") is None and psc.get("runAsUser"):
+                modes = [vsrc.get("defaultMode", 0o644)] + [i["mode"] for i in vsrc.get("items") or [] if "mode" in i]
+                if any(not (m & 0o004) for m in modes):
+                    fail(name, "volume %s: files mode %s are root-owned; uid %s cannot read them without fsGroup"
+                         % (v["name"], "/".join(oct(m) for m in modes), psc["runAsUser"]))
             if "configMap" in v and v["configMap"]["name"] not in cms:
                 fail(name, "volume %s: no configmap %s" % (v["name"], v["configMap"]["name"]))
             if "secret" in v:
@@ -237,8 +280,10 @@ def check_k8s(src):
         ref = h["spec"]["scaleTargetRef"]
         if ref["name"] not in by_kind.get(ref["kind"], {}):
             fail("HPA " + n, "targets missing %s %s" % (ref["kind"], ref["name"]))
-        if not any(((m.get("resource") or {}).get("name") == "cpu") for m in h["spec"].get("metrics") or []):
-            fail("HPA " + n, "does not scale on CPU")
+        metrics = h["spec"].get("metrics") or []
+        if not any(((m.get("resource") or {}).get("name") == "cpu") for m in metrics):
+            fail("HPA " + n, "does not scale on CPU (the fallback)")
+        check_hpa_demand(src, "HPA " + n, metrics)
         t = by_kind.get(ref["kind"], {}).get(ref["name"])
         if t is not None:
             for c in pod_of(t)["spec"]["containers"]:

@@ -77,15 +77,16 @@ if [ -x "$bin/jitfarm-master" ]; then
 	done
 	kill "$mpid" 2>/dev/null; wait "$mpid" 2>/dev/null
 	missing=""
-	for m in $(grep -o 'jitfarm_[a-z0-9_]*' "$src/deploy/prometheus/alerts.yaml" | sort -u); do
+	for m in $(grep -oh 'jitfarm_[a-z0-9_]*' "$src/deploy/prometheus/alerts.yaml" \
+	    "$src/deploy/prometheus/adapter.yaml" "$src/deploy/k8s/master-hpa.yaml" | sort -u); do
 		grep -q "^$m[{ ]" "$tmp/metrics" || missing="$missing $m"
 	done
 	if [ ! -s "$tmp/metrics" ]; then
 		bad "could not read a master's /metrics"; sed 's/^/     /' "$tmp/master.log"
 	elif [ -n "$missing" ]; then
-		bad "alerts use series the master does not export:$missing"
+		bad "alerts, HPA or adapter use series the master does not export:$missing"
 	else
-		ok "every series the alerts use is in a running master's /metrics"
+		ok "every series the alerts, the HPA and the adapter use is in a running master's /metrics"
 	fi
 else
 	echo "skip alert series against /metrics (jitfarm-master not built)"
@@ -130,6 +131,10 @@ mutate "selector typo" k8s/master-pdb.yaml 's/name: jitfarm-master$/name: jitfar
 mutate "missing secret key" k8s/master.yaml 's/key: signing.key/key: signing-key/' "has no key signing-key"
 mutate "undefined var" k8s/master.yaml 's/\$(JITFARM_WORKERS)/$(JITFARM_WORKER)/' "JITFARM_WORKER"
 mutate "unlisted file" k8s/kustomization.yaml '/- node.yaml/d' "does not list node.yaml"
+mutate "unreadable secret" k8s/node.yaml '/^        fsGroup: 10001/d' "cannot read them without fsGroup"
+mutate "HPA without queue depth" k8s/master-hpa.yaml 's/name: jitfarm_queue_depth/name: jitfarm_queue_length/' "does not scale on jitfarm_queue_depth"
+mutate "HPA without CPU fallback" k8s/master-hpa.yaml 's/name: cpu/name: memory/' "does not scale on CPU"
+mutate "adapter rule renamed" prometheus/adapter.yaml 's/as: "jitfarm_inflight_compiles"/as: "jitfarm_inflight"/' "serves no custom metric jitfarm_inflight_compiles"
 mutate "root user" Dockerfile 's/^USER 10001:10001/USER root/' "runs as root"
 mutate "apt lists kept" Dockerfile 's| \&\& rm -rf /var/lib/apt/lists/\* \\| \\|' "apt lists"
 mutate "unpinned base" Dockerfile 's/^FROM debian:\${DEBIAN_RELEASE}-slim AS runtime/FROM debian AS runtime/' "not pinned"

@@ -57,33 +57,33 @@ static void
 check_req(const uint8_t *buf, size_t len)
 {
 	jf_compile_req_t a, b;
-	jf_key_t pa, pb;
 	const char **na = NULL, **nb = NULL;
 	uint8_t *enc = NULL;
 	size_t enclen = 0, i;
 
-	if (jf_proto_req_decode(buf, len, &a, &pa, &na) != 0) {
+	if (jf_proto_req_decode(buf, len, &a, &na) != 0) {
 		FZ_CHECK(na == NULL);
 		return;
 	}
-	check_inside(a.ns, buf, len);
-	check_inside(a.triple, buf, len);
-	check_inside(a.cpu, buf, len);
-	check_inside(a.features, buf, len);
+	/* the spec's strings are copied into fixed fields, NUL-terminated */
+	FZ_CHECK(memchr(a.spec.ns, '\0', sizeof(a.spec.ns)) != NULL);
+	FZ_CHECK(memchr(a.spec.triple, '\0', sizeof(a.spec.triple)) != NULL);
+	FZ_CHECK(memchr(a.spec.cpu, '\0', sizeof(a.spec.cpu)) != NULL);
+	FZ_CHECK(memchr(a.spec.features, '\0', sizeof(a.spec.features)) != NULL);
 	check_inside(a.producer, buf, len);
 	for (i = 0; i < a.nsymbols; i++)
 		check_inside(a.symbols[i], buf, len);
 	FZ_CHECK(a.nsymbols <= JF_PROTO_MAX_SYMBOLS);
 	FZ_CHECK(a.ir_len == 0 || (a.ir >= buf && a.ir + a.ir_len <= buf + len));
-	FZ_CHECK(a.program_id == NULL || a.program_id == &pa);
 	FZ_CHECK(jf_proto_req_encode(&a, &enc, &enclen) == 0);
-	FZ_CHECK(jf_proto_req_decode(enc, enclen, &b, &pb, &nb) == 0);
-	FZ_CHECK(str_same(a.ns, b.ns) && str_same(a.triple, b.triple) &&
-	    str_same(a.cpu, b.cpu) && str_same(a.features, b.features) &&
-	    str_same(a.producer, b.producer));
-	FZ_CHECK((a.program_id == NULL) == (b.program_id == NULL));
-	FZ_CHECK(a.program_id == NULL || memcmp(pa.b, pb.b, JF_KEY_LEN) == 0);
-	FZ_CHECK(a.opt == b.opt && a.max_ir_bytes == b.max_ir_bytes);
+	FZ_CHECK(jf_proto_req_decode(enc, enclen, &b, &nb) == 0);
+	FZ_CHECK(strcmp(a.spec.ns, b.spec.ns) == 0 && strcmp(a.spec.triple, b.spec.triple) == 0 &&
+	    strcmp(a.spec.cpu, b.spec.cpu) == 0 &&
+	    strcmp(a.spec.features, b.spec.features) == 0 && str_same(a.producer, b.producer));
+	FZ_CHECK(a.spec.has_program == b.spec.has_program);
+	FZ_CHECK(!a.spec.has_program ||
+	    memcmp(a.spec.program_id.b, b.spec.program_id.b, JF_KEY_LEN) == 0);
+	FZ_CHECK(a.spec.opt == b.spec.opt && a.max_ir_bytes == b.max_ir_bytes);
 	FZ_CHECK(a.ir_len == b.ir_len && (a.ir_len == 0 || memcmp(a.ir, b.ir, a.ir_len) == 0));
 	FZ_CHECK(a.nsymbols == b.nsymbols);
 	for (i = 0; i < a.nsymbols; i++)

@@ -181,9 +181,7 @@ main(int argc, char **argv)
 		jf_key_t pid;
 		const char *syms[] = { "add" };
 		jf_compile_req_t r = {
-			.ir = (const uint8_t *)ll, .ir_len = sizeof(ll) - 1, .ns = "evm",
-			.program_id = &pid, .triple = "x86_64-pc-linux-gnu",
-			.cpu = "x86-64-v2", .features = "+avx2", .opt = '2',
+			.ir = (const uint8_t *)ll, .ir_len = sizeof(ll) - 1,
 			.symbols = syms, .nsymbols = 1, .max_ir_bytes = 1 << 20,
 			.producer = "farm-0/7",
 		};
@@ -192,7 +190,10 @@ main(int argc, char **argv)
 		bytes_t s = { 0 };
 		uint8_t sel[2];
 
-		jf_sha256("program", 7, pid.b);
+		if (jf_sha256("program", 7, pid.b) != 0 ||
+		    jf_spec_set(&r.spec, "evm", &pid, "x86_64-pc-linux-gnu", "x86-64-v2", "+avx2",
+		    '2', NULL, 0) != 0)
+			die("spec");
 		if (jf_proto_req_encode(&r, &req, &reqlen) != 0)
 			die("jf_proto_req_encode");
 		artifact(&a, elf, sizeof(elf), 2);

@@ -338,21 +338,12 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("common");
-	TCase *tc = tcase_create("primitives");
+	const TTest *tests[] = {
+		test_mem_host_allocator, test_mem_block_remembers_allocator,
+		test_mem_allocator_after_blocks, test_buf_tlv_and_errors,
+		test_buf_out_of_memory, test_vec_push, test_url_parse, test_url_codec,
+		test_query_strict, test_json_roundtrip, test_fdpass, test_spec_set, NULL
+	};
 
-	tcase_add_test(tc, test_mem_host_allocator);
-	tcase_add_test(tc, test_mem_block_remembers_allocator);
-	tcase_add_test(tc, test_mem_allocator_after_blocks);
-	tcase_add_test(tc, test_buf_tlv_and_errors);
-	tcase_add_test(tc, test_buf_out_of_memory);
-	tcase_add_test(tc, test_vec_push);
-	tcase_add_test(tc, test_url_parse);
-	tcase_add_test(tc, test_url_codec);
-	tcase_add_test(tc, test_query_strict);
-	tcase_add_test(tc, test_json_roundtrip);
-	tcase_add_test(tc, test_fdpass);
-	tcase_add_test(tc, test_spec_set);
-	suite_add_tcase(s, tc);
-	return jft_suite_run(s) != 0;
+	return jft_suite_run(jft_suite("common", 0, tests, NULL)) != 0;
 }
