@@ -22,8 +22,8 @@ enum {
 	T_KEY = 1, T_NS = 2, T_PROGRAM = 3, T_TRIPLE = 4, T_CPU = 5,
 	T_FEATURES = 6, T_OPT = 7, T_COMPILER = 8, T_SYMBOL = 9,
 	T_PAYLOAD_SIZE = 10, T_PAYLOAD_SHA = 11, T_COMPILE_NS = 12,
-	T_CREATED_MS = 13, T_PRODUCER = 14,
-	T__MAX = 15
+	T_CREATED_MS = 13, T_PRODUCER = 14, T_IR_SHA = 15,
+	T__MAX = 16
 };
 
 /* Tags that every manifest must carry. */
@@ -83,6 +83,8 @@ jf_blob_encode(const jf_artifact_t *a, void *sign_key, uint8_t **out, size_t *ou
 	wb_u64(&man, T_COMPILE_NS, a->m.compile_ns);
 	wb_u64(&man, T_CREATED_MS, a->m.created_ms);
 	wb_str(&man, T_PRODUCER, a->m.producer);
+	if (a->m.has_ir_sha256)
+		jf_buf_tlv(&man, 2, T_IR_SHA, a->m.ir_sha256, 32);
 	if (jf_buf_error(&man))
 		goto out;
 	if (man.len > JF_BLOB_MAX_MANIFEST) {
@@ -174,13 +176,17 @@ parse_manifest(const uint8_t *p, size_t len, jf_manifest_t *m, char *err, size_t
 		case T_KEY:
 		case T_PROGRAM:
 		case T_PAYLOAD_SHA:
+		case T_IR_SHA:
 			if (n != 32)
 				r = JF_ERR_FORMAT;
 			else if (tag == T_KEY)
 				memcpy(m->key.b, v, 32);
 			else if (tag == T_PROGRAM)
 				memcpy(m->program_id.b, v, 32);
-			else
+			else if (tag == T_IR_SHA) {
+				memcpy(m->ir_sha256, v, 32);
+				m->has_ir_sha256 = 1;
+			} else
 				memcpy(m->payload_sha256, v, 32);
 			break;
 		case T_NS:

@@ -39,6 +39,8 @@ typedef struct jf_manifest {
 	uint64_t compile_ns;            /* time spent compiling */
 	uint64_t created_ms;            /* wall clock, ms since the epoch */
 	char *producer;                 /* "host/pid" or a master's name */
+	int has_ir_sha256;              /* the blob records the IR's hash */
+	uint8_t ir_sha256[32];          /* SHA-256 of the IR it was compiled from */
 } jf_manifest_t;
 
 typedef struct jf_artifact {

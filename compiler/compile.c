@@ -468,7 +468,11 @@ artifact_fill(job_t *j, jf_artifact_t *out)
 	out->m.program_id = j->program_id;
 	out->m.target = j->target;
 	out->m.payload_size = n;
-	jf_sha256(out->payload, n, out->m.payload_sha256);
+	/* the IR the code came from, so a node holding the IR can check it */
+	if (jf_sha256(req->ir, req->ir_len, out->m.ir_sha256) != 0 ||
+	    jf_sha256(out->payload, n, out->m.payload_sha256) != 0)
+		return JF_ERR_NOMEM;
+	out->m.has_ir_sha256 = 1;
 	if ((out->m.ns = jf_strdup(req->spec.ns)) == NULL ||
 	    (out->m.compiler = jf_strdup(jf_compiler_id())) == NULL)
 		return JF_ERR_NOMEM;

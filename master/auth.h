@@ -1,5 +1,6 @@
 /*
- * auth.h - bearer tokens with scopes (read, compile, admin), loaded from
+ * auth.h - bearer tokens with scopes (read, compile, publish, admin), each
+ * global or limited to namespaces, loaded from
  * a token file and reloaded on SIGHUP.
  */
 #ifndef JF_MASTER_AUTH_H
@@ -11,7 +12,11 @@ enum {
 	JF_SCOPE_READ = 1,
 	JF_SCOPE_COMPILE = 2,
 	JF_SCOPE_ADMIN = 4,
-	JF_SCOPE_ALL = 7,
+	JF_SCOPE_PUBLISH = 8,           /* bind a program id the client chose */
+	JF_SCOPE_ALL = 15,
+	/* from jf_auth_check only: the token has grants limited to namespaces
+	 * (and so is known even when it has no global scope) */
+	JF_SCOPE_NSONLY = 16,
 };
 
 typedef struct jf_auth jf_auth_t;
@@ -22,6 +27,10 @@ void jf_auth_free(jf_auth_t *a);
 /* Scopes granted to the presented token (0 when unknown), compared in
  * constant time against every entry; name receives the token's name. */
 int jf_auth_check(const jf_auth_t *a, const char *token, const char **name);
+/* Scopes granted to the token in namespace ns (its global scopes plus
+ * those granted for ns), or -1 for an unknown token. */
+int jf_auth_check_ns(const jf_auth_t *a, const char *token, const char *ns,
+    const char **name);
 size_t jf_auth_count(const jf_auth_t *a);
 int jf_auth_scopes_parse(const char *s);
 

@@ -232,6 +232,50 @@ compile_check(jf_master_t *ms, struct evhttp_request *req, uint64_t t0, jf_creq_
 	return ir;
 }
 
+/* The scope a compile needs, decided once the namespace and the IR are
+ * known (docs/security.md, "Program identity"): compile in its namespace,
+ * and, when program= names anything but the SHA-256 of the IR sent,
+ * publish in that namespace too. An unnamed program gets the IR's hash,
+ * so a compile-only client can only ever fill the entry of its own IR.
+ * Answers 403 itself and returns 0 when refused. */
+static int
+compile_scope_ok(jf_master_t *ms, struct evhttp_request *req, uint64_t t0,
+    const jf_creq_t *cr, const uint8_t *ir, size_t len)
+{
+	const char *h, *name, *need = NULL;
+	char msg[256];
+	jf_key_t ih;
+	int have;
+
+	if (ms->auth == NULL)
+		return 1;       /* an open master: everyone is admin */
+	h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+	h += 7;         /* authorize() saw "Bearer " */
+	while (*h == ' ')
+		h++;
+	have = jf_auth_check_ns(ms->auth, h, cr->spec.ns, &name);
+	if (cr->spec.has_program && !(have > 0 && (have & JF_SCOPE_PUBLISH))) {
+		if (jf_program_id_from_ir(ir, len, &ih) != 0) {
+			jf_reply_error(&ms->rp, req, JF_ROUTE_COMPILE, t0, 503, JF_ERR_NOMEM, NULL,
+			    "out of memory");
+			return 0;
+		}
+		if (!jf_key_eq(&ih, &cr->spec.program_id))
+			need = "publish";
+	}
+	if (need == NULL && (have < 0 || !(have & JF_SCOPE_COMPILE)))
+		need = "compile";
+	if (need == NULL)
+		return 1;
+	snprintf(msg, sizeof(msg), strcmp(need, "publish") == 0 ?
+	    "program= is not the SHA-256 of this IR: binding a chosen id needs the publish "
+	    "scope for namespace \"%s\"" : "this needs the compile scope for namespace \"%s\"",
+	    cr->spec.ns);
+	jf_warn("msg=\"compile refused\" token=%s need=%s ns=\"%s\"", name, need, cr->spec.ns);
+	jf_reply_error(&ms->rp, req, JF_ROUTE_COMPILE, t0, 403, JF_ERR_AUTH, NULL, msg);
+	return 0;
+}
+
 static void
 handle_compile(jf_master_t *ms, struct evhttp_request *req, uint64_t t0)
 {
@@ -240,8 +284,10 @@ handle_compile(jf_master_t *ms, struct evhttp_request *req, uint64_t t0)
 	jf_creq_t cr;
 	size_t len = 0;
 
-	if (!authorize(ms, req, JF_ROUTE_COMPILE, t0, JF_SCOPE_COMPILE) ||
-	    (ir = compile_check(ms, req, t0, &cr, &len)) == NULL)
+	/* any known token here; the scope is decided per namespace below */
+	if (!authorize(ms, req, JF_ROUTE_COMPILE, t0, 0) ||
+	    (ir = compile_check(ms, req, t0, &cr, &len)) == NULL ||
+	    !compile_scope_ok(ms, req, t0, &cr, ir, len))
 		return;
 	cx = jf_xmalloc(sizeof(*cx));
 	cx->ms = ms;

@@ -79,6 +79,8 @@ struct jf_flight {
 	int leased;                     /* this master holds the key's lease */
 	int lease_acq;                  /* job output */
 	int from_peer;                  /* answered with another master's entry */
+	int untrusted;                  /* the store's entry failed the hit check */
+	char uerr[256];                 /* why */
 	jf_flight_t *hnext;
 };
 
@@ -255,13 +257,55 @@ flight_ok(jf_flight_t *f, int hit)
 
 /* --- store steps ------------------------------------------------------------ */
 
+/* A store hit is served only when it is what this master would have
+ * made: a well-formed blob for this very key and, with a signing key,
+ * signed by that key (its public half verifies). Anyone who can write the
+ * store can plant a blob; one that fails is a miss, and the compile that
+ * follows replaces it (a put overwrites). Runs on a store thread. */
+static void
+hit_check(jf_flight_t *f)
+{
+	jf_artifact_t a;
+	int r;
+
+	if (f->s->o.sign_key != NULL)
+		r = jf_blob_decode(f->blob, f->blob_len, f->s->o.sign_key, &a, f->uerr,
+		    sizeof(f->uerr));
+	else
+		r = jf_blob_peek(f->blob, f->blob_len, &a.m, f->uerr, sizeof(f->uerr));
+	if (r == 0) {
+		int same = jf_key_eq(&a.m.key, &f->key);
+
+		if (f->s->o.sign_key != NULL)
+			jf_artifact_free(&a);
+		else
+			jf_manifest_free(&a.m);
+		if (same)
+			return;
+		r = JF_ERR_FORMAT;
+		jf_strlcpy(f->uerr, "the entry's manifest names another key", sizeof(f->uerr));
+	}
+	if (r == JF_ERR_NOMEM) {
+		f->sres = r;
+		jf_strlcpy(f->serr, "out of memory checking the entry", sizeof(f->serr));
+	} else {
+		f->sres = JF_ERR_NOTFOUND;
+		f->untrusted = 1;
+	}
+	jf_free(f->blob);
+	f->blob = NULL;
+	f->blob_len = 0;
+}
+
 static void
 job_get(jf_store_t *st, void *arg)
 {
 	jf_flight_t *f = arg;
 
 	f->sres = jf_store_get(st, &f->key, &f->blob, &f->blob_len);
-	if (f->sres != 0 && f->sres != JF_ERR_NOTFOUND)
+	if (f->sres == 0)
+		hit_check(f);
+	else if (f->sres != JF_ERR_NOTFOUND)
 		jf_strlcpy(f->serr, jf_store_errstr(st), sizeof(f->serr));
 }
 
@@ -348,6 +392,8 @@ job_peer_poll(jf_store_t *st, void *arg)
 	jf_flight_t *f = arg;
 
 	f->sres = jf_store_get(st, &f->key, &f->blob, &f->blob_len);
+	if (f->sres == 0)
+		hit_check(f);
 	if (f->sres == JF_ERR_NOTFOUND)
 		job_lease(st, f);
 	else
@@ -477,6 +523,9 @@ on_lookup_done(void *arg)
 		flight_fail(f, JF_ERR_STORE, msg);
 		return;
 	}
+	if (f->untrusted)
+		jf_warn("msg=\"store entry not served, recompiling to replace it\" key=%s why=\"%s\"",
+		    f->hex, f->uerr);
 	s->m->misses++;
 	if (s->lease_store == NULL || s->lease_unsupported) {
 		start_compile(f);
@@ -586,7 +635,7 @@ start_compile(jf_flight_t *f)
 	compile_req_fill(s, &rq, &f->spec, f->ir, f->ir_len);
 	f->state = F_COMPILE;
 	f->t_start = jf_now_ns();
-	r = jf_pool_submit(s->o.pool, &rq, &f->key, s->o.compile_timeout_s * 1000,
+	r = jf_pool_submit(s->o.pool, &rq, s->o.compile_timeout_s * 1000,
 	    on_compiled, f);
 	if (r != 0) {
 		if (r == JF_ERR_QUARANTINED)

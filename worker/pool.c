@@ -192,35 +192,39 @@ jf_pool_destroy(jf_pool_t *p)
 	jf_free(p);
 }
 
-/* The quarantine key: the artifact key when it can be derived here,
- * else a hash of everything the worker would see. */
-static void
-request_key(const jf_compile_req_t *req, const jf_key_t *key, jf_key_t *out)
+/* The quarantine key: what a client cannot choose without changing what
+ * the worker sees. That is the artifact key with the program id replaced
+ * by the SHA-256 of the IR, over the resolved target: a host-chosen id
+ * (which anyone can name) never enters it, so a crash under a victim's id
+ * strikes only the attacker's own IR. Without LLVM here, a hash of the
+ * whole encoded request. */
+int
+jf_pool_quarantine_key(const jf_compile_req_t *req, jf_key_t *out)
 {
+	jf_compile_req_t rq = *req;
 	jf_target_t t;
 	char e[256];
 	uint8_t *enc = NULL;
 	size_t len = 0;
+	int r;
 
-	if (key != NULL) {
-		*out = *key;
-		return;
-	}
+	if ((r = jf_program_id_from_ir(req->ir, req->ir_len, &rq.spec.program_id)) != 0)
+		return r;
+	rq.spec.has_program = 1;
 	pthread_mutex_lock(&llvm_mu);
 	if (!llvm_ready)
 		llvm_ready = jf_llvm_init() == 0;
 	pthread_mutex_unlock(&llvm_mu);
-	if (llvm_ready && jf_compile_key(req, &t, out, e, sizeof(e)) == 0)
-		return;
-	if (jf_proto_req_encode(req, &enc, &len) == 0)
-		jf_sha256(enc, len, out->b);
-	else
-		jf_sha256(req->ir, req->ir_len, out->b);
+	if (llvm_ready && jf_compile_key(&rq, &t, out, e, sizeof(e)) == 0)
+		return 0;
+	if ((r = jf_proto_req_encode(req, &enc, &len)) == 0)
+		r = jf_sha256(enc, len, out->b);
 	jf_free(enc);
+	return r;
 }
 
 static int
-submit(jf_pool_t *p, const jf_compile_req_t *req, const jf_key_t *key, int timeout_ms,
+submit(jf_pool_t *p, const jf_compile_req_t *req, int timeout_ms,
     jf_pool_done_fn fn, void *arg, int sync, jf_pool_req_t **rp, char *qmsg, size_t qlen)
 {
 	jf_pool_req_t *r = NULL;
@@ -238,7 +242,8 @@ submit(jf_pool_t *p, const jf_compile_req_t *req, const jf_key_t *key, int timeo
 		rc = JF_ERR_TOOBIG;
 		goto fail;
 	}
-	request_key(req, key, &r->key);
+	if ((rc = jf_pool_quarantine_key(req, &r->key)) != 0)
+		goto fail;
 	r->timeout_ms = timeout_ms > 0 ? timeout_ms : p->o.timeout_ms;
 	r->fn = fn;
 	r->arg = arg;
@@ -272,10 +277,10 @@ fail:
 }
 
 int
-jf_pool_submit(jf_pool_t *p, const jf_compile_req_t *req, const jf_key_t *key,
-    int timeout_ms, jf_pool_done_fn fn, void *arg)
+jf_pool_submit(jf_pool_t *p, const jf_compile_req_t *req, int timeout_ms,
+    jf_pool_done_fn fn, void *arg)
 {
-	return submit(p, req, key, timeout_ms, fn, arg, 0, NULL, NULL, 0);
+	return submit(p, req, timeout_ms, fn, arg, 0, NULL, NULL, 0);
 }
 
 int
@@ -321,7 +326,7 @@ jf_pool_compile(jf_pool_t *p, const jf_compile_req_t *req, int timeout_ms,
 		memset(out, 0, sizeof(*out));
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	rc = submit(p, req, NULL, timeout_ms, NULL, NULL, 1, &r, err, errlen);
+	rc = submit(p, req, timeout_ms, NULL, NULL, 1, &r, err, errlen);
 	if (rc != 0) {
 		if (err != NULL && errlen > 0 && err[0] == '\0')
 			jf_seterr(err, errlen, rc, "%s", jf_strerror(rc));

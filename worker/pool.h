@@ -36,15 +36,19 @@ int jf_pool_create(const jf_pool_opts_t *opts, jf_pool_t **out, char *err, size_
  * JF_ERR_CLOSED. */
 void jf_pool_destroy(jf_pool_t *p);
 
-/* Queue a compile. The request is copied. key (the quarantine key) may
- * be NULL (derived). timeout_ms 0 = the pool default; the deadline runs
+/* Queue a compile. The request is copied. Quarantine is keyed on
+ * jf_pool_quarantine_key (the IR's hash and the resolved target, never a
+ * program id a client chose). timeout_ms 0 = the pool default; the deadline runs
  * from the start on a worker, and a request still queued after it fails
  * with JF_ERR_TIMEOUT. Returns 0, JF_ERR_BUSY (queue full), or
  * JF_ERR_QUARANTINED at once (fn is then not called; see
  * jf_pool_quarantined for the recorded error); also JF_ERR_INVAL,
  * JF_ERR_TOOBIG, JF_ERR_NOMEM or JF_ERR_CLOSED. */
-int jf_pool_submit(jf_pool_t *p, const jf_compile_req_t *req, const jf_key_t *key,
-    int timeout_ms, jf_pool_done_fn fn, void *arg);
+int jf_pool_submit(jf_pool_t *p, const jf_compile_req_t *req, int timeout_ms,
+    jf_pool_done_fn fn, void *arg);
+/* The key quarantine counts strikes against: the artifact key of req with
+ * the program id replaced by the SHA-256 of the IR. 0 or JF_ERR_NOMEM. */
+int jf_pool_quarantine_key(const jf_compile_req_t *req, jf_key_t *out);
 
 /* Readable when completions are waiting; then call jf_pool_dispatch. */
 int jf_pool_fd(jf_pool_t *p);
@@ -59,7 +63,7 @@ int jf_pool_compile(jf_pool_t *p, const jf_compile_req_t *req, int timeout_ms,
 int jf_pool_ready(jf_pool_t *p);
 void jf_pool_get_stats(jf_pool_t *p, jf_pool_stats_t *st);
 
-/* 1 when key is quarantined now; msg (may be NULL) receives the
+/* 1 when key (from jf_pool_quarantine_key) is quarantined now; msg (may be NULL) receives the
  * recorded error. For answering JF_ERR_QUARANTINED from submit. */
 int jf_pool_quarantined(jf_pool_t *p, const jf_key_t *key, char *msg, size_t msglen);
 /* The zygote's pid, 0 while it is (re)starting. For tests and metrics. */

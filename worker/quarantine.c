@@ -2,9 +2,10 @@
  * quarantine.c - strikes and quarantined keys (quarantine.h).
  *
  * A short list is enough: an entry exists only for an input that failed
- * within the TTL, and the list is capped. The key is the artifact key (or
- * a hash of everything the worker would see), which a client cannot
- * choose without also changing the input.
+ * within the TTL, and the list is capped. The key (jf_pool_quarantine_key)
+ * is the IR's SHA-256 over the resolved target, never a program id a
+ * client can name, so one client's crash cannot refuse another client's
+ * different IR.
  */
 #include <string.h>
 

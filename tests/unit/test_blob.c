@@ -79,6 +79,45 @@ START_TEST(test_roundtrip)
 }
 END_TEST
 
+/* The IR hash record: round-trips when set, absent (and still a valid
+ * blob) when not, and a wrong length is refused. */
+START_TEST(test_ir_sha256)
+{
+	jf_artifact_t a, b;
+	uint8_t *blob, *p;
+	size_t len, i;
+	char err[256];
+
+	make_artifact(&a, 100);
+	ck_assert_int_eq(jf_blob_encode(&a, NULL, &blob, &len), 0);
+	ck_assert_int_eq(jf_blob_decode(blob, len, NULL, &b, err, sizeof(err)), 0);
+	ck_assert_int_eq(b.m.has_ir_sha256, 0);
+	jf_artifact_free(&b);
+	free(blob);
+	a.m.has_ir_sha256 = 1;
+	memset(a.m.ir_sha256, 0x5a, 32);
+	ck_assert_int_eq(jf_blob_encode(&a, NULL, &blob, &len), 0);
+	ck_assert_int_eq(jf_blob_decode(blob, len, NULL, &b, err, sizeof(err)), 0);
+	ck_assert_int_eq(b.m.has_ir_sha256, 1);
+	ck_assert(memcmp(b.m.ir_sha256, a.m.ir_sha256, 32) == 0);
+	jf_artifact_free(&b);
+	/* the record is tag 15, 32 bytes: find it and claim 31 (with the
+	 * byte given to the next record the manifest stays well-formed) */
+	p = NULL;
+	for (i = 32; i + 6 + 32 <= len; i++)
+		if (blob[i] == 0 && blob[i + 1] == 15 && blob[i + 2] == 0 && blob[i + 3] == 0 &&
+		    blob[i + 4] == 0 && blob[i + 5] == 32 && blob[i + 6] == 0x5a) {
+			p = blob + i;
+			break;
+		}
+	ck_assert_ptr_nonnull(p);
+	p[5] = 31;
+	ck_assert_int_ne(jf_blob_decode(blob, len, NULL, &b, err, sizeof(err)), 0);
+	free(a.payload);
+	free(blob);
+}
+END_TEST
+
 START_TEST(test_truncated)
 {
 	jf_artifact_t a, b;
@@ -223,7 +262,7 @@ main(void)
 {
 	const TTest *tests[] = {
 		test_roundtrip, test_truncated, test_bitflips, test_oversized_and_garbage,
-		test_signatures, NULL
+		test_signatures, test_ir_sha256, NULL
 	};
 
 	return jft_suite_run(jft_suite("blob", 60, tests, NULL)) != 0;

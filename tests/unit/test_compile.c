@@ -104,6 +104,10 @@ assert_manifest(const jf_compile_req_t *req, const jf_artifact_t *a)
 	ck_assert_uint_eq(a->m.payload_size, a->payload_len);
 	jf_sha256(a->payload, a->payload_len, sha);
 	ck_assert_int_eq(memcmp(sha, a->m.payload_sha256, 32), 0);
+	/* the manifest records the hash of the IR it came from */
+	ck_assert_int_eq(a->m.has_ir_sha256, 1);
+	jf_sha256(req->ir, req->ir_len, sha);
+	ck_assert_int_eq(memcmp(sha, a->m.ir_sha256, 32), 0);
 	ck_assert_uint_gt(a->m.compile_ns, 0);
 	ck_assert_uint_gt(a->m.created_ms, 1600000000000ull);
 }

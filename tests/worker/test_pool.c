@@ -225,14 +225,14 @@ START_TEST(test_faults_contained)
 
 	memset(o, 0, sizeof(o));
 	r = req_ll(fault_ll("segv", 1));
-	ck_assert_int_eq(jf_pool_submit(p, &r, NULL, 0, on_done, &o[0]), 0);
+	ck_assert_int_eq(jf_pool_submit(p, &r, 0, on_done, &o[0]), 0);
 	r = req_ll(fault_ll("hang", 2));
-	ck_assert_int_eq(jf_pool_submit(p, &r, NULL, 800, on_done, &o[1]), 0);
+	ck_assert_int_eq(jf_pool_submit(p, &r, 800, on_done, &o[1]), 0);
 	r = req_ll(fault_ll("oom", 3));
-	ck_assert_int_eq(jf_pool_submit(p, &r, NULL, 0, on_done, &o[2]), 0);
+	ck_assert_int_eq(jf_pool_submit(p, &r, 0, on_done, &o[2]), 0);
 	for (i = 0; i < NGOOD; i++) {
 		r = req_ll(good_ll);
-		ck_assert_int_eq(jf_pool_submit(p, &r, NULL, 0, on_done, &o[3 + i]), 0);
+		ck_assert_int_eq(jf_pool_submit(p, &r, 0, on_done, &o[3 + i]), 0);
 	}
 	dispatch_until(p, o, 3 + NGOOD, 60000);
 	ck_assert_int_eq(o[0].result, JF_ERR_CRASH);
@@ -417,7 +417,7 @@ START_TEST(test_master_death_leaves_no_orphans)
 		pid_t z;
 
 		close(pfd[0]);
-		jf_pool_submit(p, &r, NULL, 60000, ignore_done, NULL);
+		jf_pool_submit(p, &r, 60000, ignore_done, NULL);
 		z = jf_pool_zygote_pid(p);
 		if (write(pfd[1], &z, sizeof(z)) != sizeof(z))
 			_exit(1);
@@ -505,7 +505,7 @@ START_TEST(test_zygote_death_requeues_in_flight)
 	pid_t z;
 
 	memset(&o, 0, sizeof(o));
-	ck_assert_int_eq(jf_pool_submit(p, &r, NULL, 1500, on_done, &o), 0);
+	ck_assert_int_eq(jf_pool_submit(p, &r, 1500, on_done, &o), 0);
 	do {
 		usleep(5000);
 		jf_pool_get_stats(p, &st);
@@ -534,7 +534,7 @@ START_TEST(test_destroy_completes_pending)
 	memset(o, 0, sizeof(o));
 	r = req_ll(fault_ll("hang", 11));
 	for (i = 0; i < 3; i++)
-		ck_assert_int_eq(jf_pool_submit(p, &r, NULL, 60000, on_done, &o[i]), 0);
+		ck_assert_int_eq(jf_pool_submit(p, &r, 60000, on_done, &o[i]), 0);
 	usleep(100000);
 	jf_pool_destroy(p);
 	for (i = 0; i < 3; i++) {
@@ -559,13 +559,13 @@ START_TEST(test_queue_limit)
 	o.queue_limit = 2;
 	ck_assert_int_eq(jf_pool_create(&o, &p, err, sizeof(err)), 0);
 	for (i = 0; i < 4; i++) {
-		int rc = jf_pool_submit(p, &r, NULL, 60000, on_done, &out[i]);
+		int rc = jf_pool_submit(p, &r, 60000, on_done, &out[i]);
 
 		busy += rc == JF_ERR_BUSY;
 		ck_assert(rc == 0 || rc == JF_ERR_BUSY);
 	}
 	ck_assert_int_ge(busy, 1);
-	ck_assert_int_eq(jf_pool_submit(NULL, &r, NULL, 0, on_done, NULL), JF_ERR_INVAL);
+	ck_assert_int_eq(jf_pool_submit(NULL, &r, 0, on_done, NULL), JF_ERR_INVAL);
 	jf_pool_destroy(p);
 }
 END_TEST
