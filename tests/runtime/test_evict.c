@@ -232,14 +232,13 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("evict");
-	TCase *tc = tcase_create("evict");
+	TCase *tc;
+	const TTest *tests[] = {
+		test_idle_exact, test_budget_hard, test_rss_after_eviction, NULL
+	};
+	Suite *s;
 
+	s = jft_suite("evict", 120, tests, &tc);
 	tcase_add_checked_fixture(tc, rt_setup, rt_teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_idle_exact);
-	tcase_add_test(tc, test_budget_hard);
-	tcase_add_test(tc, test_rss_after_eviction);
-	suite_add_tcase(s, tc);
 	return jft_suite_run(s) != 0;
 }

@@ -155,18 +155,18 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("oom");
-	TCase *tc = tcase_create("oom");
+	TCase *tc;
+	const TTest *tests[] = {
+		test_fail_nth, test_fail_from_nth, NULL
+	};
+	Suite *s;
 
 	/* A host allocator must be known before the library's first block
 	 * (mem.h); the fixtures below already use the library. */
 	if (jf_mem_register(oom_alloc, oom_free, NULL, NULL) == NULL)
 		return 1;
 
+	s = jft_suite("oom", 600, tests, &tc);
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 600);
-	tcase_add_test(tc, test_fail_nth);
-	tcase_add_test(tc, test_fail_from_nth);
-	suite_add_tcase(s, tc);
 	return jft_suite_run(s) != 0;
 }

@@ -231,14 +231,12 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("identity");
-	TCase *tc = tcase_create("identity");
+	const TTest *tests[] = {
+		t_poisoning_refused, t_delete_and_republish,
+		t_publisher_limited_to_namespace, NULL
+	};
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, t_poisoning_refused);
-	tcase_add_test(tc, t_delete_and_republish);
-	tcase_add_test(tc, t_publisher_limited_to_namespace);
-	suite_add_tcase(s, tc);
-	return jft_suite_run(s) != 0;
+
+	return jft_suite_run(jft_suite("identity", 120, tests, NULL)) != 0;
 }

@@ -68,12 +68,11 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("quarantine");
-	TCase *tc = tcase_create("quarantine");
+	const TTest *tests[] = {
+		t_targeted_quarantine, NULL
+	};
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, t_targeted_quarantine);
-	suite_add_tcase(s, tc);
-	return jft_suite_run(s) != 0;
+
+	return jft_suite_run(jft_suite("quarantine", 120, tests, NULL)) != 0;
 }

@@ -134,12 +134,11 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("unsigned");
-	TCase *tc = tcase_create("unsigned");
+	const TTest *tests[] = {
+		t_unsigned_and_foreign_blobs_replaced, NULL
+	};
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, t_unsigned_and_foreign_blobs_replaced);
-	suite_add_tcase(s, tc);
-	return jft_suite_run(s) != 0;
+
+	return jft_suite_run(jft_suite("unsigned", 120, tests, NULL)) != 0;
 }

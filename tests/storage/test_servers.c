@@ -107,14 +107,9 @@ END_TEST
 int
 main(void)
 {
-	Suite *su = suite_create("servers");
-	TCase *tc = tcase_create("servers");
+	const TTest *tests[] = {
+		test_redis, test_nginx, test_nginx_auth, test_s3rver, NULL
+	};
 
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_redis);
-	tcase_add_test(tc, test_nginx);
-	tcase_add_test(tc, test_nginx_auth);
-	tcase_add_test(tc, test_s3rver);
-	suite_add_tcase(su, tc);
-	return jft_suite_run(su) != 0;
+	return jft_suite_run(jft_suite("servers", 60, tests, NULL)) != 0;
 }
