@@ -6,6 +6,7 @@
  * the callers honest. The atomic file write is the basis of the file
  * store's crash safety: a reader sees the old file or the new one.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -277,4 +278,17 @@ jf_ct_memcmp(const void *a, const void *b, size_t n)
 	for (i = 0; i < n; i++)
 		acc |= x[i] ^ y[i];
 	return acc != 0;
+}
+
+char *
+jf_trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
 }

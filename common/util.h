@@ -42,6 +42,9 @@ void jf_hex_encode(const uint8_t *in, size_t n, char *out);
 /* Parse exactly 2n hex digits into n bytes. Returns 0 or JF_ERR_INVAL. */
 int jf_hex_decode(const char *in, uint8_t *out, size_t n);
 
+/* Cut white space off both ends of s in place; returns the first
+ * non-blank character. */
+char *jf_trim(char *s);
 /* strlcpy semantics: returns strlen(src); truncates, always terminates. */
 size_t jf_strlcpy(char *dst, const char *src, size_t size);
 /* snprintf into err/errlen if err != NULL; returns code. */

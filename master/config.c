@@ -190,19 +190,6 @@ find_opt(const char *name, size_t n)
 	return NULL;
 }
 
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 static int
 load_file(jf_mconfig_t *c, const char *path, char *err, size_t errlen)
 {
@@ -221,7 +208,7 @@ load_file(jf_mconfig_t *c, const char *path, char *err, size_t errlen)
 		const opt_t *o;
 
 		lineno++;
-		k = trim(line);
+		k = jf_trim(line);
 		if (*k == '\0' || *k == '#')
 			continue;
 		if ((eq = strchr(k, '=')) == NULL) {
@@ -230,8 +217,8 @@ load_file(jf_mconfig_t *c, const char *path, char *err, size_t errlen)
 			goto out;
 		}
 		*eq = '\0';
-		k = trim(k);
-		v = trim(eq + 1);
+		k = jf_trim(k);
+		v = jf_trim(eq + 1);
 		if ((o = find_opt(k, strlen(k))) == NULL || strcmp(k, "config") == 0) {
 			r = jf_seterr(err, errlen, JF_ERR_INVAL, "%s:%d: unknown option \"%s\"",
 			    path, lineno, k);

@@ -171,19 +171,6 @@ out:
 
 /* --- 3. the shared credentials file ------------------------------------------- */
 
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 /* 0 with c filled, or 1 with why set (no file, no profile, no keys), or
  * an error. */
 static int
@@ -200,7 +187,7 @@ shared_file(jf_s3_creds_t *c, const char *path, char *why, size_t whylen)
 	}
 	for (line = strtok_r((char *)text, "\n", &save); line != NULL;
 	    line = strtok_r(NULL, "\n", &save)) {
-		char *l = trim(line), *eq;
+		char *l = jf_trim(line), *eq;
 
 		if (*l == '#' || *l == ';' || *l == '\0')
 			continue;
@@ -209,19 +196,19 @@ shared_file(jf_s3_creds_t *c, const char *path, char *why, size_t whylen)
 
 			if (e != NULL)
 				*e = '\0';
-			in = strcmp(trim(l + 1), c->profile) == 0;
+			in = strcmp(jf_trim(l + 1), c->profile) == 0;
 			found |= in;
 			continue;
 		}
 		if (!in || (eq = strchr(l, '=')) == NULL)
 			continue;
 		*eq = '\0';
-		if (strcmp(trim(l), "aws_access_key_id") == 0)
-			jf_strlcpy(id, trim(eq + 1), sizeof(id));
-		else if (strcmp(trim(l), "aws_secret_access_key") == 0)
-			jf_strlcpy(secret, trim(eq + 1), sizeof(secret));
-		else if (strcmp(trim(l), "aws_session_token") == 0)
-			jf_strlcpy(token, trim(eq + 1), sizeof(token));
+		if (strcmp(jf_trim(l), "aws_access_key_id") == 0)
+			jf_strlcpy(id, jf_trim(eq + 1), sizeof(id));
+		else if (strcmp(jf_trim(l), "aws_secret_access_key") == 0)
+			jf_strlcpy(secret, jf_trim(eq + 1), sizeof(secret));
+		else if (strcmp(jf_trim(l), "aws_session_token") == 0)
+			jf_strlcpy(token, jf_trim(eq + 1), sizeof(token));
 	}
 	OPENSSL_cleanse(text, len);
 	jf_free(text);
