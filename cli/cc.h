@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define JF_CC_REASON_MAX 256
 
@@ -45,13 +46,15 @@ typedef struct jf_cc_args {
 	size_t norig;
 	const char *src;                /* points into argv */
 	char *out;                      /* output path (owned): -o's, or SRC.o */
-	char opt;                       /* '0' '1' '2' '3' 's' 'z' */
 	int has_debug;                  /* -g (other than -g0) */
-	int debug_mapped;               /* -fdebug-prefix-map / -ffile-prefix-map */
+	int debug_mapped;               /* the working directory mapped away (-fdebug-prefix-map,
+					 * -ffile-prefix-map, -fdebug-compilation-dir) */
+	int has_sysroot;                /* --sysroot or -isysroot */
 	int has_dep;                    /* -MD or -MMD */
 	int dep_has_mf, dep_has_mt;
 	char *dep_path;                 /* where the .d goes (owned) or NULL */
-	char reason[JF_CC_REASON_MAX];  /* why not through the farm; "" if it can */
+	char reason[JF_CC_REASON_MAX];  /* why the real compiler must run; "" if not */
+	char reason_slug[24];           /* its counter: cc-fallback-SLUG */
 } jf_cc_args_t;
 
 /*
@@ -67,16 +70,12 @@ int jf_cc_args_parse(char **args, size_t n, const char *compiler, const char *ba
     jf_cc_args_t *a);
 void jf_cc_args_free(jf_cc_args_t *a);
 
-/* The command, shared by `jitfarm cc` (front 0) and the jitfarm-cc
- * binary (front 1, cc_front_main.c): argv[0] is the command's name. */
-int jf_cc_main(int argc, char **argv, int front);
+/* The command, shared by `jitfarm cc` and the jitfarm-cc binary
+ * (cc_front_main.c): argv[0] is the command's name. */
+int jf_cc_main(int argc, char **argv);
 
-/* Optimise and generate code for bitcode through the CLI's cached compile
- * path (cc_compile.c). The front binary, which carries no compiler,
- * never calls it. Same contract as jf_cli_compile_cached. */
-struct jf_cli_compile_opts;
-struct jf_artifact;
-int jf_cc_compile(const struct jf_cli_compile_opts *o, const uint8_t *bc, size_t len,
-    struct jf_artifact *art, int *hit, char *err, size_t errlen);
+/* Print the cc counters of the store at url (cc_stats.c): hits (direct,
+ * preprocessed), misses, fallbacks by reason, errors. */
+void jf_cc_stats_show(const char *url, FILE *out);
 
 #endif

@@ -26,9 +26,4 @@ char **jf_cc_argv_build(const jf_cc_args_t *a, unsigned skip, const char *const 
  * arguments. Returns only when that fails (127). */
 int jf_cc_exec_real(const jf_cc_args_t *a);
 
-/* Replace this process with `jitfarm cc` (the binary next to this one)
- * and argv[first..argc), telling it the direct lookup was made. Returns
- * only when that fails (127). */
-int jf_cc_exec_full(char **argv, int argc, int first);
-
 #endif
