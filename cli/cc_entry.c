@@ -374,33 +374,77 @@ under_dir(const char *path, const char *dir)
 	return l > 0 && strncmp(path, dir, l) == 0 && path[l] == '/' ? l : 0;
 }
 
+/* The index of the most specific directory of dirs that path is under
+ * (the last of equals: the search found it there, not earlier), n when
+ * none, and the length of its prefix in *pl. */
+static size_t
+dir_of(const char *path, char *const *dirs, size_t n, size_t *pl)
+{
+	size_t k, l, best = n;
+
+	*pl = 0;
+	for (k = 0; k < n; k++)
+		if ((l = under_dir(path, dirs[k])) > 0 && l >= *pl) {
+			best = k;
+			*pl = l;
+		}
+	return best;
+}
+
+/* Record dirs[j]/name for every j < k. */
+static int
+record_shadows(jf_cc_entry_t *e, char *const *dirs, size_t k, const char *name,
+    const char *cwd, const char *base)
+{
+	char p[PATH_MAX * 2 + 2];
+	size_t j;
+	int r, vol = 0;
+
+	for (j = 0; j < k; j++) {
+		snprintf(p, sizeof(p), "%s/%s", dirs[j], name);
+		if ((r = record(e, p, cwd, base, &vol)) != 0)
+			return r;
+	}
+	return 0;
+}
+
 int
 jf_cc_entry_add_shadows(jf_cc_entry_t *e, char *const *dirs, size_t n, const char *cwd,
     const char *base)
 {
-	char p[PATH_MAX * 2 + 2];
-	size_t i, j, k, l, best, bestl, nh = e->nh;
-	const char *name;
-	int r, vol = 0;
+	char **all = NULL, *d;
+	size_t i, k, l, m = 0, cap = 0, nh = e->nh;
+	int r = 0;
 
+	/* the search order: the source's directory, then the directory of
+	 * every header found under a named directory (a quote include looks
+	 * next to its includer first), then the rest */
+	if (n == 0)
+		return 0;
+	if (JF_VEC_PUSH(all, m, cap, jf_xstrdup(dirs[0])) != 0)
+		abort();
 	for (i = 0; i < nh; i++) {
-		if (e->h[i].absent)
+		if (e->h[i].absent || dir_of(e->h[i].path, dirs, n, &l) == n ||
+		    strrchr(e->h[i].path, '/') == NULL)
 			continue;
-		for (k = 0, best = n, bestl = 0; k < n; k++)
-			if ((l = under_dir(e->h[i].path, dirs[k])) > bestl) {
-				best = k;
-				bestl = l;
-			}
-		if (best == n)
-			continue;
-		name = e->h[i].path + bestl + 1;
-		for (j = 0; j < best; j++) {
-			snprintf(p, sizeof(p), "%s/%s", dirs[j], name);
-			if ((r = record(e, p, cwd, base, &vol)) != 0)
-				return r;
-		}
+		d = jf_xstrndup(e->h[i].path, (size_t)(strrchr(e->h[i].path, '/') - e->h[i].path));
+		for (k = 0; k < m && strcmp(all[k], d) != 0; k++)
+			;
+		if (k < m || JF_VEC_PUSH(all, m, cap, d) != 0)
+			jf_free(d);
 	}
-	return 0;
+	for (i = 1; i < n; i++)
+		if (JF_VEC_PUSH(all, m, cap, jf_xstrdup(dirs[i])) != 0)
+			abort();
+	for (i = 0; i < nh && r == 0; i++) {
+		if (e->h[i].absent || (k = dir_of(e->h[i].path, all, m, &l)) == m)
+			continue;
+		r = record_shadows(e, all, k, e->h[i].path + l + 1, cwd, base);
+	}
+	for (i = 0; i < m; i++)
+		jf_free(all[i]);
+	jf_free(all);
+	return r;
 }
 
 int

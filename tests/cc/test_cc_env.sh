@@ -91,6 +91,15 @@ echo '#define VAL 5' >val.h
 both "-IA: val.h created next to the source (quote includes look there first)" miss -O2 -IA -c v.c
 rm -f val.h
 both "-IA: and removed again (one entry a key: the newest)" miss -O2 -IA -c v.c
+# a quote include looks next to its includer first
+mkdir -p H
+echo '#include "inner.h"' >H/outer.h
+echo '#define INNER 1' >B/inner.h
+printf '#include "outer.h"\nint inner(void) { return INNER; }\n' >w.c
+both "H/outer.h includes inner.h from B" miss -O2 -IH -IB -c w.c
+both "the same again" hit -O2 -IH -IB -c w.c
+echo '#define INNER 2' >H/inner.h
+both "H/inner.h created next to its includer" miss -O2 -IH -IB -c w.c
 
 # SOURCE_DATE_EPOCH sets __DATE__
 cat >date.c <<'C'

@@ -44,13 +44,18 @@ cd "$T/lua" || exit 1
 files=$(ls *.c)
 nfiles=$(echo "$files" | wc -w)
 
-# one.sh OUTDIR FILE FLAGS...: the three compiles of one file
+# one.sh OUTDIR FILE FLAGS...: the three compiles of one file, each to
+# the same -o path (split DWARF records it) and then moved aside
 cat >"$T/one.sh" <<'SH'
 out=$1; f=$2; shift 2
 b=${f%.c}
-clang-19 "$@" -c "$f" -o "$out/ref/$b.o" 2>"$out/ref/$b.err" || echo "clang failed: $f" >>"$out/fail"
-"$JCC" clang-19 "$@" -c "$f" -o "$out/miss/$b.o" 2>"$out/miss/$b.err" || echo "miss failed: $f" >>"$out/fail"
-"$JCC" clang-19 "$@" -c "$f" -o "$out/hit/$b.o" 2>"$out/hit/$b.err" || echo "hit failed: $f" >>"$out/fail"
+o="$out/o/$b.o"
+clang-19 "$@" -c "$f" -o "$o" 2>"$out/ref/$b.err" || echo "clang failed: $f" >>"$out/fail"
+mv "$o" "$out/ref/$b.o"
+"$JCC" clang-19 "$@" -c "$f" -o "$o" 2>"$out/miss/$b.err" || echo "miss failed: $f" >>"$out/fail"
+mv "$o" "$out/miss/$b.o"
+"$JCC" clang-19 "$@" -c "$f" -o "$o" 2>"$out/hit/$b.err" || echo "hit failed: $f" >>"$out/fail"
+mv "$o" "$out/hit/$b.o"
 SH
 export JCC
 
@@ -76,7 +81,7 @@ run_set() {
 	k=$((k + 1))
 	label=$1; shift
 	out="$T/set$k"
-	mkdir -p "$out/ref" "$out/miss" "$out/hit"
+	mkdir -p "$out/ref" "$out/miss" "$out/hit" "$out/o"
 	echo "$files" | tr ' ' '\n' | xargs -P2 -I{} sh "$T/one.sh" "$out" {} \
 		-std=gnu99 -Wall -DLUA_COMPAT_5_3 -DLUA_USE_LINUX "$@"
 }
@@ -105,7 +110,7 @@ for fb in "-O2 -g -gsplit-dwarf:extra-output:dwo" "-O2 -ftime-trace:extra-output
 	run_set "$flags" $flags
 	compare "$flags (falls back)" "$T/set$k"
 	f1=$(counter "cc-fallback-$slug"); m1=$(counter cc-misses); d1=$(counter cc-direct-hits)
-	nx=$(ls "$T/set$k/hit/"*."$ext" "$T/lua/"*."$ext" 2>/dev/null | wc -l)
+	nx=$(ls "$T/set$k/o/"*."$ext" "$T/lua/"*."$ext" 2>/dev/null | wc -l)
 	if [ $((f1 - f0)) -eq $((2 * nfiles)) ] && [ "$m1" -eq "$m0" ] && [ "$d1" -eq "$d0" ] &&
 	    [ "$nx" -gt 0 ]; then
 		ok "$flags: every compile falls back ($slug), with its .$ext output"
