@@ -197,6 +197,26 @@ check "jitfarm-cc: linking falls back by itself" sh -c "[ $rc -eq 0 ] && grep -q
 run "$JCC" -v clang-19 -O2 -c bad.c -o bad.o
 check "jitfarm-cc: a compile error keeps its status" sh -c "[ $rc -ne 0 ] && grep -q undeclared_thing '$T/err'"
 check "jitfarm-cc does not load LLVM" sh -c "! ldd '$JCC' | grep -q LLVM"
+check "jitfarm-cc links no libcurl, hiredis or libcrypto (loaded when a store needs them)" \
+	sh -c "! ldd '$JCC' | grep -qE 'libcurl|hiredis|libcrypto'"
+# a Redis store: hiredis loaded on demand, entries readable by both binaries
+if command -v redis-server >/dev/null 2>&1; then
+	rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$T" \
+		>"$T/redis.log" 2>&1 &
+	rpid=$!
+	i=0
+	until redis-cli -p "$rport" ping >/dev/null 2>&1 || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+	echo 'int redis_fn(int x) { return x - 4; }' >redis.c
+	RS="redis://127.0.0.1:$rport/0?prefix=jfcc"
+	run env JITFARM_STORE="$RS" "$JCC" -v clang-19 -O2 -c redis.c -o redis1.o
+	check "Redis store: a miss through jitfarm-cc" sh -c "[ $rc -eq 0 ] && grep -q 'redis.c: miss' '$T/err'"
+	run env JITFARM_STORE="$RS" "$JCC" -v clang-19 -O2 -c redis.c -o redis2.o
+	check "Redis store: then a direct hit, the same object" sh -c "grep -q 'redis.c: hit (direct)' '$T/err' && cmp -s redis1.o redis2.o"
+	run env JITFARM_STORE="$RS" "$J" cc -v clang-19 -O2 -c redis.c -o redis3.o
+	check "Redis store: jitfarm cc (OpenSSL's SHA-256) hits jitfarm-cc's entry" sh -c "grep -q 'redis.c: hit (direct)' '$T/err' && cmp -s redis1.o redis3.o"
+	kill "$rpid"; wait "$rpid" 2>/dev/null
+fi
 
 # -g: the working directory is in the debug info, so another directory
 # misses, unless -fdebug-prefix-map maps it away
