@@ -7,10 +7,12 @@
  * line and section is length-checked, and an entry that does not decode
  * is a miss, never an error.
  */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <limits.h>
+#include <sys/stat.h>
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
@@ -19,6 +21,7 @@
 #include "common/util.h"
 #include "storage/store.h"
 #include "cli/cc_entry.h"
+#include "cli/cc_hashcache.h"
 #include "cli/cc_path.h"
 
 #define CC_MAX_FILE (256u << 20)
@@ -43,17 +46,34 @@ int
 jf_cc_hash_file(const char *path, uint8_t out[32], int *volatile_macros)
 {
 	uint8_t *buf = NULL;
+	struct stat st;
 	size_t len = 0;
-	int r;
+	int r, vol;
 
+	if (stat(path, &st) != 0)
+		return errno == ENOENT || errno == ENOTDIR ? JF_ERR_NOTFOUND : JF_ERR_IO;
+	if (S_ISREG(st.st_mode) && jf_cc_hc_get(&st, out, volatile_macros))
+		return 0;
 	if ((r = jf_file_read(path, CC_MAX_FILE, &buf, &len)) != 0)
 		return r;
 	jf_sha256(buf, len, out);
+	vol = memmem(buf, len, "__DATE__", 8) != NULL || memmem(buf, len, "__TIME__", 8) != NULL ||
+	    memmem(buf, len, "__TIMESTAMP__", 13) != NULL;
 	if (volatile_macros != NULL)
-		*volatile_macros = memmem(buf, len, "__DATE__", 8) != NULL ||
-		    memmem(buf, len, "__TIME__", 8) != NULL ||
-		    memmem(buf, len, "__TIMESTAMP__", 13) != NULL;
+		*volatile_macros = vol;
 	free(buf);      /* jf_file_read's buffer is the C library's */
+	/* what was read is what st describes only if the file did not change
+	 * meanwhile: stat again */
+	{
+		struct stat st2;
+
+		if (stat(path, &st2) == 0 && st2.st_ino == st.st_ino && st2.st_size == st.st_size &&
+		    st2.st_mtim.tv_sec == st.st_mtim.tv_sec &&
+		    st2.st_mtim.tv_nsec == st.st_mtim.tv_nsec &&
+		    st2.st_ctim.tv_sec == st.st_ctim.tv_sec &&
+		    st2.st_ctim.tv_nsec == st.st_ctim.tv_nsec && (size_t)st.st_size == len)
+			jf_cc_hc_put(&st, out, vol);
+	}
 	return 0;
 }
 

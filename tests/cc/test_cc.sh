@@ -268,8 +268,12 @@ else
 			bad "$2: lua fails smoke.lua"; cat "$T/smoke.out"
 		fi
 	}
-	# copy LUA DIR: the sources only (whatever was built in LUA stays there)
-	copy_lua() { cp -r "$1" "$2" && rm -f "$2"/src/*.o "$2"/src/*.a "$2"/src/lua "$2"/src/luac; }
+	# copy_lua LUA DIR: a real copy (LUA is a symlink to a shared tree, which
+	# cp -r would copy as a link), then without what a build there left
+	copy_lua() {
+		mkdir -p "$2" && cp -R "$1/." "$2/" &&
+		    rm -f "$2"/src/*.o "$2"/src/*.a "$2"/src/lua "$2"/src/luac && [ ! -L "$2" ]
+	}
 	mkdir -p "$T/a"
 	copy_lua "$LUA" "$T/a/lua"
 	m0=$(counter cc-misses); d0=$(counter cc-direct-hits)

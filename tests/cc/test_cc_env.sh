@@ -21,7 +21,7 @@ trap 'rm -rf "$T"' EXIT
 unset JITFARM_STATS XDG_CACHE_HOME JITFARM_CC JITFARM_CC_BASEDIR JITFARM_CC_VERBOSE \
 	JITFARM_CC_DISABLE JITFARM_CC_NODIRECT JITFARM_CC_PREPROCESSED CPATH C_INCLUDE_PATH \
 	SOURCE_DATE_EPOCH
-export JITFARM_STORE="file://$T/store"
+export JITFARM_STORE="file://$T/store" XDG_CACHE_HOME="$T/xdg"
 fails=0
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -100,6 +100,25 @@ both "H/outer.h includes inner.h from B" miss -O2 -IH -IB -c w.c
 both "the same again" hit -O2 -IH -IB -c w.c
 echo '#define INNER 2' >H/inner.h
 both "H/inner.h created next to its includer" miss -O2 -IH -IB -c w.c
+
+# the hash cache (cc-hashes): a header changed to the same size with its
+# mtime put back is still a miss (its ctime moved), and so is one changed
+# while the cache is off
+mkdir -p HC
+echo '#define HCV 11' >HC/hc.h
+printf '#include "hc.h"\nint hc(void) { return HCV; }\n' >hc.c
+sleep 3         # older than 2 s: the hashes may be remembered
+both "hash cache: first compile" miss -O2 -IHC -c hc.c
+if [ -s "$T/xdg/jitfarm/cc-hashes" ]; then ok "hash cache file created"; else bad "hash cache file created"; fi
+both "hash cache: a hit" hit -O2 -IHC -c hc.c
+touch -r HC/hc.h "$T/stamp"
+echo '#define HCV 22' >HC/hc.h
+touch -r "$T/stamp" HC/hc.h
+both "hash cache: same size, mtime put back" miss -O2 -IHC -c hc.c
+sleep 3
+both "hash cache: remembered again" hit -O2 -IHC -c hc.c
+echo '#define HCV 33' >HC/hc.h
+JITFARM_CC_HASHCACHE=0 both "hash cache off: an edit" miss -O2 -IHC -c hc.c
 
 # SOURCE_DATE_EPOCH sets __DATE__
 cat >date.c <<'C'
