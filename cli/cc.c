@@ -480,6 +480,7 @@ static const char cc_usage[] =
     "  --preprocessed  after a direct miss, try preprocessor mode too\n"
     "  --show-stats    print the counters: hits, misses, fallbacks by reason, errors\n"
     "  --zero-stats    set them to zero\n"
+    "  (--farm and --token are accepted and ignored: clang writes every object)\n"
     "  Environment: JITFARM_STORE, JITFARM_CC, JITFARM_CC_BASEDIR (absolute paths\n"
     "  under it are made relative; unset: no rewriting), JITFARM_CC_VERBOSE,\n"
     "  JITFARM_CC_NODIRECT, JITFARM_CC_PREPROCESSED, JITFARM_CC_DISABLE (run the\n"
@@ -512,6 +513,10 @@ cc_options(cc_ctx_t *c, int argc, char **argv)
 			if (r < 0)
 				return -1;
 			c->store_url = v;
+		} else if ((r = jf_cli_opt(argc, argv, &i, "--farm", &v)) != 0 ||
+		    (r = jf_cli_opt(argc, argv, &i, "--token", &v)) != 0) {
+			if (r < 0)
+				return -1;      /* accepted, unused: clang compiles */
 		} else {
 			i += strcmp(argv[i], "--") == 0;
 			break;

@@ -4,15 +4,17 @@
  *
  * The files of the cc path: cc.c (the command and its stages), cc_args.c
  * (the option table), cc_path.c (base-directory rewriting), cc_key.c
- * (keys), cc_entry.c (cache entries), cc_run.c (starting compilers),
- * cc_compile.c (bitcode to object, left out of the jitfarm-cc front).
+ * (keys), cc_entry.c (cache entries and the files they list),
+ * cc_hashcache.c (remembered file hashes), cc_run.c (starting the
+ * compiler), cc_stats.c (--show-stats); for the jitfarm-cc binary only,
+ * cc_dl.c and cc_sha256.c (libraries loaded on demand). docs/cc.md has
+ * the design.
  *
  * `jitfarm cc` takes a compiler's command line. cc_args.c sorts every
- * argument into what it is (the source, the output, the opt level,
- * dependency-file options, options that only reach the preprocessor,
- * options that change code generation in ways the bitcode does not
- * carry, ...) and decides whether the compile can go through the farm.
- * Paths under the base directory are rewritten relative to the working
+ * argument into what it is (the source, the output, dependency-file
+ * options, options that only reach the preprocessor, ...) and decides
+ * whether the cache can stand in for the compile. Paths under a base
+ * directory, when one is set, are rewritten relative to the working
  * directory, both in the command that runs and in the cache key, so two
  * checkouts of one project share entries.
  */

@@ -1,18 +1,15 @@
 /*
  * cc_args.c - reading a C compile line for `jitfarm cc`.
  *
- * The farm can take over a compile only when the bitcode that clang's
- * frontend writes carries everything that decides the object: then
- * "frontend to unoptimised bitcode, optimise and generate code elsewhere"
- * gives what the compiler would have given. That holds for a plain
- * `-c foo.c -o foo.o` with any warning, language, define, include, debug
- * and most -f/-m options, since clang records those in the module (as
- * function attributes, module flags or debug metadata). It does not hold
- * for options that act in clang's own pass pipeline or code generator
- * (sanitizers, coverage, profiling, function sections, code models,
- * non-PIC code, LTO), for outputs other than an object (-E, -S, -M,
- * -emit-llvm), for linking, or for more than one source. Those go to the
- * real compiler, with the reason recorded for -v.
+ * The cache can stand in for a compile when it is one C source to one
+ * object (and its depfile) and everything that can change the object is
+ * in the key: clang then writes the object on the miss, from the same
+ * command line, and a hit returns those bytes. It cannot for linking,
+ * for other outputs (-E, -S, -M, -emit-llvm, split DWARF, time traces),
+ * for options that read files the key does not cover (profiles,
+ * sanitizer ignore lists, plugins, modules), for the machine's own CPU,
+ * or for more than one source. Those go to the real compiler, with the
+ * reason recorded for -v and for the counters.
  *
  * Every option is looked up in one const table (cc_opts[], first match
  * wins) that says how it is spelled (exact, a prefix, or an option with a

@@ -1,7 +1,7 @@
 /*
- * cc_run.c - starting compilers for `jitfarm cc` (cc_run.h): posix_spawn
- * for a stage whose output is read back, exec for handing the whole
- * compile to another program.
+ * cc_run.c - starting the compiler for `jitfarm cc` (cc_run.h):
+ * posix_spawn for a run whose output is read back, exec for handing the
+ * whole compile to the real compiler.
  */
 #include <errno.h>
 #include <fcntl.h>

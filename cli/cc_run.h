@@ -1,7 +1,7 @@
 /*
- * cc_run.h - starting compilers for `jitfarm cc` (cc_run.c): the real
- * compiler with the user's own arguments, clang for one stage of the
- * cached compile, and the full `jitfarm cc` from the jitfarm-cc front.
+ * cc_run.h - starting the compiler for `jitfarm cc` (cc_run.c): with the
+ * user's own arguments in place of this process, or as a child for the
+ * cached compile's miss and preprocessor runs.
  */
 #ifndef JF_CLI_CC_RUN_H
 #define JF_CLI_CC_RUN_H
