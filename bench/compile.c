@@ -114,7 +114,7 @@ bench_stages(const char *ir, size_t len, char opt, int reps)
 	memset(&req, 0, sizeof(req));
 	req.ir = (const uint8_t *)ir;
 	req.ir_len = len;
-	req.opt = opt;
+	req.spec.opt = opt;
 	req.producer = "bench";
 	for (i = 0; i < reps; i++) {
 		if (jf_compile(&req, &a, &t, err, sizeof(err)) != 0) {

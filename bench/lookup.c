@@ -29,7 +29,8 @@
 #include "common/key.h"
 #include "common/util.h"
 #include "runtime/map.h"
-#include "runtime/rt_internal.h"
+#include "runtime/publish.h"
+#include "runtime/rt.h"
 #include "storage/store.h"
 #include "compiler/compile.h"
 
@@ -171,7 +172,7 @@ bench_lookup(const char *url)
 		size_t n = quick ? sizes[si] / 10 : sizes[si], i;
 		uint8_t *keys = malloc(2 * n * 32);     /* n present, then n absent */
 		uint32_t *hit_order[2], *miss_order[2];
-		jf_map_t *m = jf_map_new(NULL, n), *copy;
+		jf_map_t *m = jf_map_new(n), *copy;
 		int t, k, round;
 
 		for (i = 0; i < 2 * n * 4; i++) {
@@ -195,8 +196,8 @@ bench_lookup(const char *url)
 			}
 		}
 		/* the runtime gets its own copy: same layout, same geometry */
-		copy = jf_map_derive(NULL, m, NULL, 0, NULL, 0);
-		jf_rt_publish_map(rt, copy);
+		copy = jf_map_derive(m, NULL, 0, NULL, 0);
+		jf_pub_map(rt, copy);
 		for (t = 1; t <= 2; t++) {
 			for (k = 0; k < 2; k++) {
 				uint32_t *orders[2];
@@ -227,7 +228,7 @@ bench_lookup(const char *url)
 			free(hit_order[k]);
 			free(miss_order[k]);
 		}
-		jf_map_free(NULL, m);
+		jf_map_free(m);
 		free(keys);
 	}
 	jf_runtime_close(rt);
@@ -239,7 +240,7 @@ bench_rebuild(const char *url)
 	size_t n = quick ? 100000 : 1000000, add = 1000, i;
 	jf_mslot_t *adds = malloc(add * sizeof(*adds));
 	uint64_t (*dels)[4] = malloc(sizeof(*dels));
-	jf_map_t *m = jf_map_new(NULL, n * 2), *next;
+	jf_map_t *m = jf_map_new(n * 2), *next;
 	char err[512];
 	jf_runtime_t *rt = open_rt(url, 0, 0, err, sizeof(err));
 	uint64_t t0, t_copy, t_rehash;
@@ -258,14 +259,14 @@ bench_rebuild(const char *url)
 		adds[i].fn = (void *)0x1000;
 		adds[i].meta = 0x2000;
 	}
-	jf_rt_publish_map(rt, m);
+	jf_pub_map(rt, m);
 	t0 = jf_now_ns();
-	next = jf_map_derive(NULL, m, adds, add, NULL, 0);
-	jf_rt_publish_map(rt, next);
+	next = jf_map_derive(m, adds, add, NULL, 0);
+	jf_pub_map(rt, next);
 	t_copy = jf_now_ns() - t0;
 	t0 = jf_now_ns();
-	next = jf_map_derive(NULL, next, adds, add, (const uint64_t (*)[4])dels, 1);
-	jf_rt_publish_map(rt, next);
+	next = jf_map_derive(next, adds, add, (const uint64_t (*)[4])dels, 1);
+	jf_pub_map(rt, next);
 	t_rehash = jf_now_ns() - t0;
 	printf("\nrebuild+swap of %zu entries + %zu new: %.1f ms (slot copy); "
 	    "with a removal (rehash): %.1f ms\n", n, add, t_copy / 1e6, t_rehash / 1e6);
@@ -291,8 +292,8 @@ make_artifacts(const char *url, size_t n, size_t first, jf_key_t *pids)
 	memset(&req, 0, sizeof(req));
 	req.ir = (const uint8_t *)ir;
 	req.ir_len = sizeof(ir) - 1;
-	req.ns = "bench";
-	req.opt = '1';
+	jf_strlcpy(req.spec.ns, "bench", sizeof(req.spec.ns));
+	req.spec.opt = '1';
 	if (jf_compile(&req, &a, NULL, err, sizeof(err)) != 0) {
 		printf("compile: %s\n", err);
 		return -1;

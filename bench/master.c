@@ -30,6 +30,7 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
+#include "common/mem.h"
 #include "client/farmclient.h"
 #include "common/util.h"
 #include "compiler/compile.h"
@@ -156,14 +157,16 @@ main(int argc, char **argv)
 	/* 1. compile latency, miss every time */
 	small = make_ir(20, &small_len);
 	for (i = 0; i < ncomp; i++) {
-		jf_compile_req_t rq = { .ir = (const uint8_t *)small, .ir_len = small_len, .opt = '2' };
-		jf_farm_compile_t fc = { .ir = (const uint8_t *)small, .ir_len = small_len, .opt = '2' };
+		jf_compile_req_t rq = { .ir = (const uint8_t *)small, .ir_len = small_len,
+			.spec.opt = '2' };
+		jf_farm_compile_t fc = { .ir = (const uint8_t *)small, .ir_len = small_len,
+			.spec.opt = '2' };
 		jf_artifact_t a;
 		char ns[32];
 
 		snprintf(ns, sizeof(ns), "bench-%d-%d", (int)getpid(), i);
-		rq.ns = ns;
-		fc.ns = ns;
+		jf_strlcpy(rq.spec.ns, ns, sizeof(rq.spec.ns));
+		jf_strlcpy(fc.spec.ns, ns, sizeof(fc.spec.ns));
 		t = jf_now_ns();
 		if (jf_compile(&rq, &a, NULL, err, sizeof(err)) != 0)
 			goto fail;
@@ -185,8 +188,8 @@ main(int argc, char **argv)
 	/* 2. a ~100 KB artifact, then hits */
 	ir = make_ir(560, &ir_len);
 	{
-		jf_farm_compile_t fc = { .ir = (const uint8_t *)ir, .ir_len = ir_len, .opt = '0',
-			.ns = "bench-hit" };
+		jf_farm_compile_t fc = { .ir = (const uint8_t *)ir, .ir_len = ir_len,
+			.spec = { .opt = '0', .ns = "bench-hit" } };
 
 		if (jf_farm_compile(f, &fc, &res, err, sizeof(err)) != 0)
 			goto fail;
@@ -202,7 +205,7 @@ main(int argc, char **argv)
 			if (jf_farm_get(f, &key, &blob, &len, err, sizeof(err)) != 0)
 				goto fail;
 			lat[i] = jf_now_ns() - t;
-			free(blob);
+			jf_free(blob);
 		}
 		qsort(lat, (size_t)nhits, sizeof(*lat), cmp_u64);
 		printf("hit latency GET /v1/artifacts (keep-alive, %d requests): p50 %.3f ms, "

@@ -50,7 +50,7 @@ req_of(const char *ir, size_t len, char opt)
 	memset(&r, 0, sizeof(r));
 	r.ir = (const uint8_t *)ir;
 	r.ir_len = len;
-	r.opt = opt;
+	r.spec.opt = opt;
 	r.producer = "bench";
 	return r;
 }

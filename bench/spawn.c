@@ -24,8 +24,10 @@
 #include <unistd.h>
 
 #include "jitfarm/error.h"
-#include "worker/proto.h"
+#include "common/fdpass.h"
+#include "common/mem.h"
 #include "common/util.h"
+#include "worker/proto.h"
 #include "compiler/compile.h"
 #include "worker/worker.h"
 
@@ -57,30 +59,20 @@ static int
 zy_recv(int zfd, jf_frame_hdr_t *h, uint8_t *payload, int *fds)
 {
 	uint8_t buf[JF_PROTO_HDR_LEN + 64];
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(2 * sizeof(int))];
-	} cm;
-	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-	struct msghdr mh;
-	struct cmsghdr *c;
+	int got[JF_FDPASS_MAX], ngot = 0, i;
 	ssize_t n;
 
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cm.b;
-	mh.msg_controllen = sizeof(cm.b);
 	fds[0] = fds[1] = -1;
-	do
-		n = recvmsg(zfd, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+	n = jf_fd_recv(zfd, buf, sizeof(buf), got, JF_FDPASS_MAX, &ngot, 0);
 	if (n < JF_PROTO_HDR_LEN || jf_frame_hdr_decode(buf, 64, h) != 0)
 		return -1;
 	memcpy(payload, buf + JF_PROTO_HDR_LEN, (size_t)n - JF_PROTO_HDR_LEN);
-	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_type == SCM_RIGHTS)
-			memcpy(fds, CMSG_DATA(c), 2 * sizeof(int));
+	for (i = 0; i < ngot; i++) {
+		if (i < 2)
+			fds[i] = got[i];
+		else
+			close(got[i]);
+	}
 	return 0;
 }
 
@@ -181,15 +173,15 @@ main(int argc, char **argv)
 			memset(&req, 0, sizeof(req));
 			req.ir = (const uint8_t *)"x";
 			req.ir_len = 1;
-			req.opt = '0';
+			req.spec.opt = '0';
 			if (jf_proto_req_encode(&req, &enc, &elen) != 0 ||
 			    jf_frame_write(fds[0], JF_FRAME_COMPILE, 1, 0, enc, elen) != 0 ||
 			    jf_frame_read(fds[0], 1 << 20, &ah, &ans) != 0 || ah.status != JF_ERR_PARSE) {
 				fprintf(stderr, "spawn: worker did not answer\n");
 				return 1;
 			}
-			free(enc);
-			free(ans);
+			jf_free(enc);
+			jf_free(ans);
 		}
 		spawn_ns[i] = t1 - t0;
 		ready_ns[i] = jf_now_ns() - t0;

@@ -28,6 +28,7 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
+#include "common/mem.h"
 #include "common/key.h"
 #include "common/util.h"
 #include "storage/store.h"
@@ -263,7 +264,7 @@ bench_latency(void)
 					exit(1);
 				}
 				vg[i] = (double)(jf_now_ns() - t0) / 1e6;
-				free(got);
+				jf_free(got);
 				if (i == 0 && (b == B_FILE || b == B_HTTP || b == B_S3)) {
 					char url[4200], path[4200], hex[JF_KEY_HEX_LEN + 1];
 

@@ -108,7 +108,7 @@ slurp(const char *path, size_t max, uint8_t **buf, size_t *len)
 		return;
 	*buf = l > 0 ? jf_memdup(b, l) : NULL;
 	*len = *buf != NULL ? l : 0;
-	free(b);        /* jf_file_read's buffer is the C library's */
+	jf_free(b);     /* jf_file_read allocates through the jf_ family */
 }
 
 /* Copy bytes to stderr (the compiler's diagnostics). */

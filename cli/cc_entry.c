@@ -56,12 +56,15 @@ jf_cc_hash_file(const char *path, uint8_t out[32], int *volatile_macros)
 		return 0;
 	if ((r = jf_file_read(path, CC_MAX_FILE, &buf, &len)) != 0)
 		return r;
-	jf_sha256(buf, len, out);
+	if (jf_sha256(buf, len, out) != 0) {
+		jf_free(buf);
+		return JF_ERR_NOMEM;
+	}
 	vol = memmem(buf, len, "__DATE__", 8) != NULL || memmem(buf, len, "__TIME__", 8) != NULL ||
 	    memmem(buf, len, "__TIMESTAMP__", 13) != NULL;
 	if (volatile_macros != NULL)
 		*volatile_macros = vol;
-	free(buf);      /* jf_file_read's buffer is the C library's */
+	jf_free(buf);   /* jf_file_read allocates through the jf_ family */
 	/* what was read is what st describes only if the file did not change
 	 * meanwhile: stat again */
 	{
@@ -217,7 +220,7 @@ blob_get(struct jf_store *s, const jf_key_t *k, jf_artifact_t *art)
 		r = JF_ERR_NOTFOUND;
 	}
 out:
-	free(blob);     /* the store's buffer is the C library's */
+	jf_free(blob);  /* the store returns jf_malloc memory */
 	return r;
 }
 
@@ -248,7 +251,7 @@ blob_put(struct jf_store *s, const jf_key_t *k, const char *what, const uint8_t 
 	art.payload_len = len;
 	if ((r = jf_blob_encode(&art, NULL, &blob, &blen)) == 0)
 		r = jf_store_put(s, k, blob, blen);
-	free(blob);     /* jf_blob_encode's buffer is the C library's */
+	jf_free(blob);  /* jf_blob_encode's buffer is jf_malloc memory */
 	return r;
 }
 
@@ -373,7 +376,7 @@ jf_cc_entry_add_graph(jf_cc_entry_t *e, const char *dot, const char *cwd,
 	}
 	r = 0;
 out:
-	free(buf);      /* jf_file_read's buffer is the C library's */
+	jf_free(buf);   /* jf_file_read allocates through the jf_ family */
 	return r;
 }
 

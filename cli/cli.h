@@ -6,7 +6,7 @@
  * A new subcommand is a new file plus one row. The compile path that
  * every compiling command uses (compile, and a C-compiler wrapper) is
  * jf_cli_compile_cached(): derive the key, look in the store, and on a
- * miss compile through a backend (backend table in main.c: the local
+ * miss compile through a backend (backend table in cmd_compile.c: the local
  * sandboxed compile in local.c; a farm client can be added as a row),
  * store the result and count the hit or miss in the stats file.
  *
@@ -63,7 +63,6 @@ typedef struct jf_cli_backend {
 } jf_cli_backend_t;
 
 extern const jf_cli_cmd_t jf_cli_cmds[];
-extern const jf_cli_backend_t jf_cli_backends[];
 
 /* The program name for messages ("jitfarm"). */
 extern const char *jf_cli_prog;
@@ -115,8 +114,9 @@ int jf_cli_parse_size(const char *s, uint64_t *out);
 int jf_cli_compile_cached(const jf_cli_compile_opts_t *o, const uint8_t *ir,
     size_t ir_len, jf_artifact_t *out, int *hit, char *err, size_t errlen);
 
-/* The local backend (local.c): the compile runs in a separate process,
- * so a crash in LLVM costs that process and not the command. */
+/* The local backend (local.c): the compile runs in a sandboxed worker of
+ * the pool, so a crash in LLVM costs that worker and not the command, and
+ * comes back as the pool's error. */
 int jf_cli_local_wanted(const jf_cli_compile_opts_t *o);
 int jf_cli_local_compile(const jf_cli_compile_opts_t *o, const jf_compile_req_t *req,
     jf_artifact_t *out, char *err, size_t errlen);

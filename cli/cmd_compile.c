@@ -18,18 +18,28 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
+#include "common/mem.h"
 #include "common/key.h"
 #include "common/util.h"
 #include "storage/store.h"
 #include "compiler/compile.h"
 #include "cli/cli.h"
 
+/* Tried in order on a cache miss; the first that wants the options
+ * compiles. A farm client goes before "local" (wanted when --farm is
+ * given). Kept here, with its only user, so the compile path does not
+ * reach back into main.c. */
+static const jf_cli_backend_t backends[] = {
+	{ "local", jf_cli_local_wanted, jf_cli_local_compile },
+	{ NULL, NULL, NULL }
+};
+
 static const jf_cli_backend_t *
 pick_backend(const jf_cli_compile_opts_t *o)
 {
 	const jf_cli_backend_t *b;
 
-	for (b = jf_cli_backends; b->name != NULL; b++)
+	for (b = backends; b->name != NULL; b++)
 		if (b->wanted(o))
 			return b;
 	return NULL;
@@ -55,11 +65,9 @@ jf_cli_compile_cached(const jf_cli_compile_opts_t *o, const uint8_t *ir,
 	memset(&req, 0, sizeof(req));
 	req.ir = ir;
 	req.ir_len = ir_len;
-	req.ns = o->ns;
-	req.triple = o->triple;
-	req.cpu = o->cpu;
-	req.features = o->features;
-	req.opt = o->opt;
+	if ((r = jf_spec_set(&req.spec, o->ns, NULL, o->triple, o->cpu, o->features,
+	    o->opt, err, errlen)) != 0)
+		return r;
 	req.symbols = o->nsymbols ? o->symbols : NULL;
 	req.nsymbols = o->nsymbols;
 	jf_cli_store_url(o->store_url, url, sizeof(url));
@@ -82,6 +90,8 @@ jf_cli_compile_cached(const jf_cli_compile_opts_t *o, const uint8_t *ir,
 			r = jf_blob_decode(blob, blen, NULL, out, serr, sizeof(serr));
 			if (r == 0 && jf_key_eq(&out->m.key, &key)) {
 				*hit = 1;
+				jf_free(blob);  /* the store's: jf_free, not free */
+				blob = NULL;
 				goto done;
 			}
 			jf_cli_err("warning: cached entry %s unusable (%s); recompiling",
@@ -91,7 +101,7 @@ jf_cli_compile_cached(const jf_cli_compile_opts_t *o, const uint8_t *ir,
 			jf_cli_err("warning: store read failed (%s: %s); compiling",
 			    jf_strerror(r), jf_store_errstr(store));
 		}
-		free(blob);
+		jf_free(blob);
 		blob = NULL;
 	}
 

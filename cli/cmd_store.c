@@ -13,10 +13,11 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
+#include "common/mem.h"
 #include "common/key.h"
 #include "common/util.h"
 #include "storage/store.h"
-#include "storage/store_file.h"
+#include "storage/store_file_gc.h"
 #include "cli/cli.h"
 
 int jf_cmd_get(int argc, char **argv);
@@ -129,7 +130,7 @@ jf_cmd_get(int argc, char **argv)
 	rc = JF_EXIT_OK;
 out:
 	jf_artifact_free(&art);
-	free(blob);
+	jf_free(blob);
 	jf_store_close(s);
 	return rc;
 }
@@ -202,7 +203,7 @@ ls_one(const jf_store_entry_t *e, void *arg)
 	} else {
 		printf("%s %" PRIu64 " ? ? ?\n", hex, e->size);
 	}
-	free(blob);
+	jf_free(blob);
 	return 0;
 }
 

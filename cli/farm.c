@@ -18,6 +18,7 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
+#include "common/mem.h"
 #include "client/farmclient.h"
 #include "common/util.h"
 #include "cli/cli.h"
@@ -87,12 +88,8 @@ farm_compile(jf_farm_t *f, int argc, char **argv)
 	memset(&fc, 0, sizeof(fc));
 	fc.ir = ir;
 	fc.ir_len = ir_len;
-	fc.ns = o.ns;
-	fc.triple = o.triple;
-	fc.cpu = o.cpu;
-	fc.features = o.features;
-	fc.opt = o.opt;
-	if ((r = jf_farm_compile(f, &fc, &res, err, sizeof(err))) != 0) {
+	if ((r = jf_spec_set(&fc.spec, o.ns, NULL, o.triple, o.cpu, o.features, o.opt, err,
+	    sizeof(err))) != 0 || (r = jf_farm_compile(f, &fc, &res, err, sizeof(err))) != 0) {
 		jf_cli_err("%s: %s", in, err);
 		goto out;
 	}
@@ -164,7 +161,7 @@ farm_get(jf_farm_t *f, int argc, char **argv)
 	rc = JF_EXIT_OK;
 out:
 	jf_artifact_free(&a);
-	free(blob);
+	jf_free(blob);
 	return rc;
 }
 
@@ -197,7 +194,7 @@ ls_one(const jf_key_t *k, uint64_t size, void *arg)
 	} else {
 		printf("%s %" PRIu64 " ? ? ?\n", hex, size);
 	}
-	free(blob);
+	jf_free(blob);
 	return 0;
 }
 

@@ -1,10 +1,10 @@
 /*
- * main.c - the `jitfarm` command: a table of subcommands and of compile
- * backends, and the dispatch between them.
+ * main.c - the `jitfarm` command: a table of subcommands and the dispatch
+ * between them (the compile backends are cmd_compile.c's table).
  *
  * Each subcommand lives in the file of its group and is one row below;
- * adding one (a C-compiler wrapper, a farm client) means adding a file and
- * a row, nothing else. main() first gives the local compile backend its
+ * adding one (a C-compiler wrapper) means adding a file and a row, nothing
+ * else. main() first gives the local compile backend its
  * chance to start (the fork-server must be forked before anything else
  * happens in this process), then dispatches.
  */
@@ -45,14 +45,6 @@ const jf_cli_cmd_t jf_cli_cmds[] = {
 	{ "cc", jf_cmd_cc, "[-v] [COMPILER] ARGS...", "compile C like clang-19, code generation through the cache", 0 },
 	{ "help", cmd_help, "[COMMAND]", "show this help, or one command's", 0 },
 	{ NULL, NULL, NULL, NULL, 0 }
-};
-
-/* Tried in order on a cache miss; the first that wants the options
- * compiles. A farm client goes before "local" (wanted when --farm is
- * given). */
-const jf_cli_backend_t jf_cli_backends[] = {
-	{ "local", jf_cli_local_wanted, jf_cli_local_compile },
-	{ NULL, NULL, NULL }
 };
 
 static const jf_cli_cmd_t *

@@ -5,9 +5,13 @@
  * connection to the master stays open (a cache hit is then one round
  * trip). Every response body is collected into a growing buffer with a
  * hard cap (the blob format's own maximum), and headers are parsed as
- * they arrive. Error bodies are the master's {"error","message"} JSON;
- * the two strings are pulled out with a small bounded scanner rather
- * than a JSON library, since nothing else in the body is needed.
+ * they arrive. Error bodies are the master's {"error","message"} JSON,
+ * read with jansson (common/json.h). Farm URLs are parsed by curl_url()
+ * (common/url.h), so http://[::1]:7070 works.
+ *
+ * Library code: every allocation is checked and comes back as
+ * JF_ERR_NOMEM; nothing here aborts. Buffers handed to the caller are
+ * freed with jf_free.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -20,17 +24,20 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
-#include "client/farmclient.h"
+#include "common/json.h"
+#include "common/mem.h"
+#include "common/url.h"
 #include "common/util.h"
+#include "client/farmclient.h"
 
 #define BODY_MAX ((size_t)JF_BLOB_MAX_PAYLOAD + JF_BLOB_MAX_MANIFEST + 4096)
 #define LIST_MAX ((size_t)256 << 20)
-#define EV_ID_MAX 160                   /* event ids are store cursors */
 
 struct jf_farm {
 	CURL *curl;
 	char base[1024];                /* http://host:port[/prefix], no trailing / */
 	char unix_path[512];            /* "" unless unix: */
+	char user[256], password[256];  /* userinfo of the URL, "" when none */
 	struct curl_slist *auth;        /* Authorization header, or NULL */
 	int connect_timeout_ms, timeout_ms;
 };
@@ -43,18 +50,6 @@ typedef struct resp {
 	char cache[16];
 	char content_len[32];
 	int retry_after;
-	/* SSE streaming */
-	jf_farm_event_fn ev_fn;
-	void *ev_arg;
-	int ev_stop;
-	char ev_id[EV_ID_MAX];
-	char ev_type[32];
-	char *ev_data;
-	size_t ev_data_len;
-	char *line;
-	size_t line_len, line_cap;
-	char *last_id_out;
-	size_t last_id_len;
 } resp_t;
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -76,12 +71,85 @@ jf_farm_err_from_name(const char *name)
 	return JF_ERR_PROTO;
 }
 
+/* Where the farm is: base URL (no trailing '/'), or a Unix socket path
+ * with a placeholder host for the Host header. */
+static int
+farm_url_set(jf_farm_t *f, const char *url, char *err, size_t errlen)
+{
+	jf_url_t *u = jf_malloc(sizeof(*u));
+	char host[300], path[3 * JF_URL_PART_MAX];
+	size_t n;
+	int r;
+
+	if (u == NULL)
+		return jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
+	if ((r = jf_url_parse(url, u, err, errlen)) != 0)
+		goto out;
+	r = JF_ERR_INVAL;
+	if (strcmp(u->scheme, "unix") == 0) {
+		/* unix:/path and unix:///path both name a socket path */
+		if (u->path[0] == '\0' || strcmp(u->path, "/") == 0 || jf_strlcpy(f->unix_path,
+		    u->path, sizeof(f->unix_path)) >= sizeof(f->unix_path)) {
+			r = jf_seterr(err, errlen, JF_ERR_INVAL, "bad unix socket path in %s", url);
+			goto out;
+		}
+		jf_strlcpy(f->base, "http://localhost", sizeof(f->base));
+		r = 0;
+		goto out;
+	}
+	if ((strcmp(u->scheme, "http") != 0 && strcmp(u->scheme, "https") != 0) ||
+	    u->host[0] == '\0') {
+		r = jf_seterr(err, errlen, JF_ERR_INVAL,
+		    "farm URL must be http://host:port or unix:PATH, not %s", url);
+		goto out;
+	}
+	jf_url_host_fmt(u->host, host, sizeof(host));
+	if (jf_url_encode(u->path, 1, path, sizeof(path)) != 0) {
+		r = jf_seterr(err, errlen, JF_ERR_INVAL, "farm URL too long");
+		goto out;
+	}
+	n = (size_t)snprintf(f->base, sizeof(f->base), "%s://%s", u->scheme, host);
+	if (u->port > 0 && n < sizeof(f->base))
+		n += (size_t)snprintf(f->base + n, sizeof(f->base) - n, ":%d", u->port);
+	if (n < sizeof(f->base))
+		n += (size_t)snprintf(f->base + n, sizeof(f->base) - n, "%s", path);
+	if (n >= sizeof(f->base)) {
+		r = jf_seterr(err, errlen, JF_ERR_INVAL, "farm URL too long");
+		goto out;
+	}
+	while (n > 0 && f->base[n - 1] == '/')
+		f->base[--n] = '\0';
+	jf_strlcpy(f->user, u->user, sizeof(f->user));
+	jf_strlcpy(f->password, u->password, sizeof(f->password));
+	r = 0;
+out:
+	jf_free(u);
+	return r;
+}
+
+/* The Authorization header for a bearer token. */
+static int
+farm_token_set(jf_farm_t *f, const char *token, char *err, size_t errlen)
+{
+	jf_buf_t h = JF_BUF_INIT;
+
+	if (token == NULL || *token == '\0')
+		return 0;
+	if (strpbrk(token, "\r\n") != NULL)
+		return jf_seterr(err, errlen, JF_ERR_INVAL, "token holds a line break");
+	jf_buf_printf(&h, "Authorization: Bearer %s", token);
+	if (!jf_buf_error(&h))
+		f->auth = curl_slist_append(NULL, (const char *)h.p);
+	explicit_bzero(h.p, h.len);
+	jf_buf_free(&h);
+	return f->auth == NULL ? jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory") : 0;
+}
+
 int
 jf_farm_open(const jf_farm_opts_t *o, jf_farm_t **out, char *err, size_t errlen)
 {
 	jf_farm_t *f = NULL;
 	int r = JF_ERR_INVAL;
-	size_t n;
 
 	*out = NULL;
 	if (o == NULL || o->url == NULL || *o->url == '\0') {
@@ -89,54 +157,13 @@ jf_farm_open(const jf_farm_opts_t *o, jf_farm_t **out, char *err, size_t errlen)
 		goto out;
 	}
 	pthread_once(&curl_once, curl_init_once);
-	if ((f = calloc(1, sizeof(*f))) == NULL) {
+	if ((f = jf_calloc(1, sizeof(*f))) == NULL) {
 		r = jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if (strncmp(o->url, "unix:", 5) == 0) {
-		const char *p = o->url + 5;
-
-		/* unix:/path and unix:///path both name a socket path */
-		if (strncmp(p, "//", 2) == 0)
-			p += 2;
-		if (*p == '\0' || jf_strlcpy(f->unix_path, p, sizeof(f->unix_path)) >=
-		    sizeof(f->unix_path)) {
-			r = jf_seterr(err, errlen, JF_ERR_INVAL, "bad unix socket path in %s", o->url);
-			goto out;
-		}
-		/* the host part is only for the Host header */
-		jf_strlcpy(f->base, "http://localhost", sizeof(f->base));
-	} else if (strncmp(o->url, "http://", 7) == 0 || strncmp(o->url, "https://", 8) == 0) {
-		if (jf_strlcpy(f->base, o->url, sizeof(f->base)) >= sizeof(f->base)) {
-			r = jf_seterr(err, errlen, JF_ERR_INVAL, "farm URL too long");
-			goto out;
-		}
-		n = strlen(f->base);
-		while (n > 0 && f->base[n - 1] == '/')
-			f->base[--n] = '\0';
-	} else {
-		r = jf_seterr(err, errlen, JF_ERR_INVAL,
-		    "farm URL must be http://host:port or unix:PATH, not %s", o->url);
+	if ((r = farm_url_set(f, o->url, err, errlen)) != 0 ||
+	    (r = farm_token_set(f, o->token, err, errlen)) != 0)
 		goto out;
-	}
-	if (o->token != NULL && *o->token != '\0') {
-		char *h;
-
-		if (strpbrk(o->token, "\r\n") != NULL) {
-			r = jf_seterr(err, errlen, JF_ERR_INVAL, "token holds a line break");
-			goto out;
-		}
-		if (asprintf(&h, "Authorization: Bearer %s", o->token) < 0) {
-			r = jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		f->auth = curl_slist_append(NULL, h);
-		free(h);
-		if (f->auth == NULL) {
-			r = jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-	}
 	if ((f->curl = curl_easy_init()) == NULL) {
 		r = jf_seterr(err, errlen, JF_ERR_NOMEM, "curl_easy_init failed");
 		goto out;
@@ -159,7 +186,8 @@ jf_farm_close(jf_farm_t *f)
 	if (f->curl != NULL)
 		curl_easy_cleanup(f->curl);
 	curl_slist_free_all(f->auth);
-	free(f);
+	explicit_bzero(f->password, sizeof(f->password));
+	jf_free(f);
 }
 
 void
@@ -167,7 +195,7 @@ jf_farm_result_free(jf_farm_result_t *res)
 {
 	if (res == NULL)
 		return;
-	free(res->blob);
+	jf_free(res->blob);
 	res->blob = NULL;
 	res->blob_len = 0;
 }
@@ -179,17 +207,8 @@ resp_append(resp_t *rs, const void *p, size_t n)
 {
 	if (n > rs->max - rs->len)
 		return -1;
-	if (rs->len + n + 1 > rs->cap) {
-		size_t cap = rs->cap ? rs->cap : 4096;
-		uint8_t *nb;
-
-		while (cap < rs->len + n + 1)
-			cap *= 2;
-		if ((nb = realloc(rs->body, cap)) == NULL)
-			return -1;
-		rs->body = nb;
-		rs->cap = cap;
-	}
+	if (jf_vec_grow((void **)&rs->body, &rs->cap, rs->len + n + 1, 1) != 0)
+		return -1;
 	memcpy(rs->body + rs->len, p, n);
 	rs->len += n;
 	rs->body[rs->len] = '\0';
@@ -247,73 +266,35 @@ header_cb(char *p, size_t size, size_t nmemb, void *arg)
 static void
 resp_free(resp_t *rs)
 {
-	free(rs->body);
-	free(rs->ev_data);
-	free(rs->line);
+	jf_free(rs->body);
 }
 
-/*
- * Pull the string value of "name" out of a flat JSON object into out,
- * undoing the common escapes. Returns 1 when found. Bounded by len.
- */
-static int
-json_str(const char *js, size_t len, const char *name, char *out, size_t outlen)
+/* The master's error body: {"error": NAME, "message": MSG}. Anything
+ * else (not JSON, other types) leaves both empty. */
+static void
+error_body_read(const resp_t *rs, char *name, size_t namelen, char *msg, size_t msglen)
 {
-	char pat[64];
-	const char *p, *end = js + len;
-	size_t o = 0;
+	json_t *j = NULL;
+	const char *v;
 
-	if (outlen == 0)
-		return 0;
-	snprintf(pat, sizeof(pat), "\"%s\"", name);
-	if ((p = memmem(js, len, pat, strlen(pat))) == NULL)
-		return 0;
-	p += strlen(pat);
-	while (p < end && (*p == ' ' || *p == ':'))
-		p++;
-	if (p >= end || *p != '"')
-		return 0;
-	p++;
-	while (p < end && *p != '"') {
-		char c = *p++;
-
-		if (c == '\\' && p < end) {
-			c = *p++;
-			switch (c) {
-			case 'n': c = '\n'; break;
-			case 't': c = '\t'; break;
-			case 'r': c = '\r'; break;
-			case 'u':
-				/* \u00XX only: the master escapes control bytes */
-				if (end - p >= 4) {
-					unsigned v = 0;
-
-					sscanf(p, "%4x", &v);
-					c = v < 0x80 ? (char)v : '?';
-					p += 4;
-				}
-				break;
-			default: break;
-			}
-		}
-		if (o + 1 < outlen)
-			out[o++] = c;
-	}
-	out[o] = '\0';
-	return 1;
+	name[0] = msg[0] = '\0';
+	if (rs->body == NULL || jf_json_parse(rs->body, rs->len, &j, NULL, 0) != 0)
+		return;
+	if ((v = json_string_value(json_object_get(j, "error"))) != NULL)
+		jf_strlcpy(name, v, namelen);
+	if ((v = json_string_value(json_object_get(j, "message"))) != NULL)
+		jf_strlcpy(msg, v, msglen);
+	json_decref(j);
 }
 
 /* Turn a non-2xx answer into a jf_err with the master's message. */
 static int
 status_err(long status, const resp_t *rs, char *err, size_t errlen)
 {
-	char name[64] = "", msg[1024] = "";
+	char name[64], msg[1024];
 	int code;
 
-	if (rs->body != NULL) {
-		json_str((const char *)rs->body, rs->len, "error", name, sizeof(name));
-		json_str((const char *)rs->body, rs->len, "message", msg, sizeof(msg));
-	}
+	error_body_read(rs, name, sizeof(name), msg, sizeof(msg));
 	if (status == 401 || status == 403)
 		code = JF_ERR_AUTH;
 	else if (status == 404)
@@ -359,6 +340,10 @@ perform(jf_farm_t *f, const char *method, const char *path, const uint8_t *body,
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)f->timeout_ms);
 	if (f->unix_path[0])
 		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, f->unix_path);
+	if (f->user[0]) {
+		curl_easy_setopt(c, CURLOPT_USERNAME, f->user);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, f->password);
+	}
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, rs);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
@@ -406,21 +391,20 @@ key_path(char *buf, size_t len, const jf_key_t *k)
 	snprintf(buf, len, "/v1/artifacts/%s", hex);
 }
 
-/* Append "&name=value" with value URL-escaped. */
+/* Append "&name=value" with value percent-encoded. */
 static int
-add_param(CURL *c, char *q, size_t qlen, const char *name, const char *value)
+add_param(char *q, size_t qlen, const char *name, const char *value)
 {
-	char *e;
 	size_t n = strlen(q);
 	int w;
 
 	if (value == NULL || *value == '\0')
 		return 0;
-	if ((e = curl_easy_escape(c, value, 0)) == NULL)
-		return JF_ERR_NOMEM;
-	w = snprintf(q + n, qlen - n, "%s%s=%s", n ? "&" : "", name, e);
-	curl_free(e);
-	return (w < 0 || (size_t)w >= qlen - n) ? JF_ERR_TOOBIG : 0;
+	w = snprintf(q + n, qlen - n, "%s%s=", n ? "&" : "", name);
+	if (w < 0 || (size_t)w >= qlen - n)
+		return JF_ERR_TOOBIG;
+	n += (size_t)w;
+	return jf_url_encode(value, 0, q + n, qlen - n);
 }
 
 int
@@ -438,16 +422,16 @@ jf_farm_compile(jf_farm_t *f, const jf_farm_compile_t *cr, jf_farm_result_t *res
 		r = jf_seterr(err, errlen, JF_ERR_INVAL, "no IR to compile");
 		goto out;
 	}
-	opt[0] = cr->opt;
-	if (cr->program_id != NULL)
-		jf_key_hex(cr->program_id, pid);
-	if ((r = add_param(f->curl, q, sizeof(q), "opt", opt)) != 0 ||
-	    (r = add_param(f->curl, q, sizeof(q), "triple", cr->triple)) != 0 ||
-	    (r = add_param(f->curl, q, sizeof(q), "cpu", cr->cpu)) != 0 ||
-	    (r = add_param(f->curl, q, sizeof(q), "features", cr->features)) != 0 ||
-	    (r = add_param(f->curl, q, sizeof(q), "namespace", cr->ns)) != 0 ||
-	    (r = add_param(f->curl, q, sizeof(q), "program", pid)) != 0 ||
-	    (r = add_param(f->curl, q, sizeof(q), "wait", cr->nowait ? "0" : "1")) != 0) {
+	opt[0] = cr->spec.opt;
+	if (cr->spec.has_program)
+		jf_key_hex(&cr->spec.program_id, pid);
+	if ((r = add_param(q, sizeof(q), "opt", opt)) != 0 ||
+	    (r = add_param(q, sizeof(q), "triple", cr->spec.triple)) != 0 ||
+	    (r = add_param(q, sizeof(q), "cpu", cr->spec.cpu)) != 0 ||
+	    (r = add_param(q, sizeof(q), "features", cr->spec.features)) != 0 ||
+	    (r = add_param(q, sizeof(q), "namespace", cr->spec.ns)) != 0 ||
+	    (r = add_param(q, sizeof(q), "program", pid)) != 0 ||
+	    (r = add_param(q, sizeof(q), "wait", cr->nowait ? "0" : "1")) != 0) {
 		r = jf_seterr(err, errlen, r, "compile parameters too long");
 		goto out;
 	}
@@ -589,189 +573,6 @@ jf_farm_list(jf_farm_t *f, jf_farm_list_fn fn, void *arg, char *err, size_t errl
 			goto out;
 	}
 out:
-	resp_free(&rs);
-	return r;
-}
-
-/* --- server-sent events ------------------------------------------------- */
-
-static int
-sse_dispatch(resp_t *rs)
-{
-	int r = 0;
-
-	if (rs->ev_data != NULL || rs->ev_type[0] != '\0') {
-		r = rs->ev_fn(rs->ev_id, rs->ev_type[0] ? rs->ev_type : "message",
-		    rs->ev_data != NULL ? rs->ev_data : "", rs->ev_arg);
-		if (rs->last_id_out != NULL && rs->ev_id[0] != '\0')
-			jf_strlcpy(rs->last_id_out, rs->ev_id, rs->last_id_len);
-	}
-	free(rs->ev_data);
-	rs->ev_data = NULL;
-	rs->ev_data_len = 0;
-	rs->ev_type[0] = '\0';
-	return r;
-}
-
-static int
-sse_line(resp_t *rs, const char *line, size_t n)
-{
-	if (n == 0)
-		return sse_dispatch(rs);
-	if (line[0] == ':')
-		return 0;       /* comment: keep-alive */
-	if (n >= 3 && strncmp(line, "id:", 3) == 0) {
-		const char *v = line + 3 + (n > 3 && line[3] == ' ');
-		size_t vl = n - (size_t)(v - line);
-
-		if (vl >= sizeof(rs->ev_id))
-			vl = sizeof(rs->ev_id) - 1;
-		memcpy(rs->ev_id, v, vl);
-		rs->ev_id[vl] = '\0';
-	} else if (n >= 6 && strncmp(line, "event:", 6) == 0) {
-		const char *v = line + 6 + (n > 6 && line[6] == ' ');
-		size_t vl = n - (size_t)(v - line);
-
-		if (vl >= sizeof(rs->ev_type))
-			vl = sizeof(rs->ev_type) - 1;
-		memcpy(rs->ev_type, v, vl);
-		rs->ev_type[vl] = '\0';
-	} else if (n >= 5 && strncmp(line, "data:", 5) == 0) {
-		const char *v = line + 5 + (n > 5 && line[5] == ' ');
-		size_t vl = n - (size_t)(v - line);
-		char *nd;
-
-		if (rs->ev_data_len + vl + 2 > (1u << 20))
-			return -1;
-		if ((nd = realloc(rs->ev_data, rs->ev_data_len + vl + 2)) == NULL)
-			return -1;
-		rs->ev_data = nd;
-		if (rs->ev_data_len > 0)
-			nd[rs->ev_data_len++] = '\n';
-		memcpy(nd + rs->ev_data_len, v, vl);
-		rs->ev_data_len += vl;
-		nd[rs->ev_data_len] = '\0';
-	}
-	return 0;
-}
-
-static size_t
-sse_write_cb(char *p, size_t size, size_t nmemb, void *arg)
-{
-	resp_t *rs = arg;
-	size_t n = size * nmemb, i;
-
-	for (i = 0; i < n; i++) {
-		char c = p[i];
-
-		if (c == '\n') {
-			size_t l = rs->line_len;
-			int r;
-
-			if (l > 0 && rs->line[l - 1] == '\r')
-				l--;
-			r = sse_line(rs, rs->line != NULL ? rs->line : "", l);
-			rs->line_len = 0;
-			if (r != 0) {
-				rs->ev_stop = r;
-				return 0;
-			}
-			continue;
-		}
-		if (rs->line_len + 1 >= rs->line_cap) {
-			size_t cap = rs->line_cap ? rs->line_cap * 2 : 256;
-			char *nl;
-
-			if (cap > (1u << 20) || (nl = realloc(rs->line, cap)) == NULL) {
-				rs->ev_stop = JF_ERR_TOOBIG;
-				return 0;
-			}
-			rs->line = nl;
-			rs->line_cap = cap;
-		}
-		rs->line[rs->line_len++] = c;
-	}
-	return n;
-}
-
-/* Error answers to an event request are small JSON bodies: keep them
- * aside instead of parsing them as events. */
-typedef struct sse_ctx {
-	resp_t *rs;
-	CURL *c;
-} sse_ctx_t;
-
-static size_t
-sse_or_body_cb(char *p, size_t size, size_t nmemb, void *arg)
-{
-	sse_ctx_t *sc = arg;
-	long status = 0;
-
-	curl_easy_getinfo(sc->c, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 200)
-		return write_cb(p, size, nmemb, sc->rs);
-	return sse_write_cb(p, size, nmemb, sc->rs);
-}
-
-int
-jf_farm_events(jf_farm_t *f, const char *last_id, int duration_ms,
-    jf_farm_event_fn fn, void *arg, char *last_id_out, size_t last_id_len,
-    char *err, size_t errlen)
-{
-	resp_t rs = { .max = 65536 };
-	sse_ctx_t sc = { .rs = &rs, .c = f->curl };
-	char url[1100];
-	struct curl_slist *hdrs = NULL, *h;
-	CURLcode cc;
-	long status = 0;
-	int r = JF_ERR_IO;
-
-	if (last_id_out != NULL && last_id_len > 0)
-		jf_strlcpy(last_id_out, last_id != NULL ? last_id : "", last_id_len);
-	rs.ev_fn = fn;
-	rs.ev_arg = arg;
-	rs.last_id_out = last_id_out;
-	rs.last_id_len = last_id_len;
-	snprintf(url, sizeof(url), "%s/v1/events", f->base);
-	curl_easy_reset(f->curl);
-	curl_easy_setopt(f->curl, CURLOPT_URL, url);
-	curl_easy_setopt(f->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(f->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)f->connect_timeout_ms);
-	curl_easy_setopt(f->curl, CURLOPT_TIMEOUT_MS, (long)(duration_ms > 0 ? duration_ms : 0));
-	if (f->unix_path[0])
-		curl_easy_setopt(f->curl, CURLOPT_UNIX_SOCKET_PATH, f->unix_path);
-	curl_easy_setopt(f->curl, CURLOPT_WRITEFUNCTION, sse_or_body_cb);
-	curl_easy_setopt(f->curl, CURLOPT_WRITEDATA, &sc);
-	for (h = f->auth; h != NULL; h = h->next)
-		if ((hdrs = curl_slist_append(hdrs, h->data)) == NULL)
-			goto nomem;
-	if ((hdrs = curl_slist_append(hdrs, "Accept: text/event-stream")) == NULL)
-		goto nomem;
-	if (last_id != NULL && *last_id != '\0') {
-		char hl[EV_ID_MAX + 32];
-
-		snprintf(hl, sizeof(hl), "Last-Event-ID: %s", last_id);
-		if ((hdrs = curl_slist_append(hdrs, hl)) == NULL)
-			goto nomem;
-	}
-	curl_easy_setopt(f->curl, CURLOPT_HTTPHEADER, hdrs);
-	cc = curl_easy_perform(f->curl);
-	curl_easy_getinfo(f->curl, CURLINFO_RESPONSE_CODE, &status);
-	if (status != 0 && status != 200) {
-		r = status_err(status, &rs, err, errlen);
-	} else if (rs.ev_stop != 0) {
-		r = rs.ev_stop;
-	} else if (cc == CURLE_OK || (cc == CURLE_OPERATION_TIMEDOUT && status == 200)) {
-		r = 0;
-	} else {
-		r = jf_seterr(err, errlen, cc == CURLE_OPERATION_TIMEDOUT ? JF_ERR_TIMEOUT : JF_ERR_IO,
-		    "GET %s: %s", url, curl_easy_strerror(cc));
-	}
-	goto out;
-nomem:
-	r = jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
-out:
-	curl_slist_free_all(hdrs);
 	resp_free(&rs);
 	return r;
 }

@@ -4,8 +4,12 @@
  *
  * The runtime's backend thread and the CLI use it to send compiles to a
  * farm and to read, inspect and delete artifacts there. A farm URL is
- * either "http://host:port" (https too) or "unix:/path/to/socket" for a
- * master listening on a Unix socket. A bearer token is sent when given.
+ * either "http://host:port[/prefix]" (https too; an IPv6 host in brackets,
+ * http://[::1]:7070) or "unix:/path/to/socket" for a master listening on
+ * a Unix socket, parsed by curl_url(). A bearer token is sent when given.
+ *
+ * Library code: nothing here aborts or exits; out of memory is
+ * JF_ERR_NOMEM. Buffers returned to the caller are freed with jf_free.
  *
  * Errors map back onto the jf_err space: the master's JSON error body
  * names the code ({"error": "parse", ...}) and that name is turned back
@@ -33,16 +37,13 @@ typedef struct jf_farm_opts {
 	int timeout_ms;                 /* whole-request limit; 0: 300000 */
 } jf_farm_opts_t;
 
-/* What to compile. Unset strings take the master's defaults. */
+/* What to compile: the IR and the spec (common/key.h; fill it with
+ * jf_spec_set). Empty strings take the master's defaults, opt 0 means
+ * the master's default ('2'), no program id means the SHA-256 of the IR. */
 typedef struct jf_farm_compile {
 	const uint8_t *ir;              /* .ll or .bc bytes */
 	size_t ir_len;
-	const char *ns;                 /* namespace or NULL */
-	const jf_key_t *program_id;     /* NULL: SHA-256 of the IR */
-	const char *triple;
-	const char *cpu;
-	const char *features;
-	char opt;                       /* 0: master default ('2') */
+	jf_spec_t spec;
 	int nowait;                     /* 1: wait=0, answer 202 with the key only */
 } jf_farm_compile_t;
 
@@ -50,7 +51,7 @@ typedef struct jf_farm_result {
 	int status;                     /* HTTP status (0 when none arrived) */
 	jf_key_t key;                   /* X-Jitfarm-Key */
 	char cache[16];                 /* X-Jitfarm-Cache: hit, miss, joined */
-	uint8_t *blob;                  /* the artifact blob; caller frees */
+	uint8_t *blob;                  /* the artifact blob; jf_farm_result_free */
 	size_t blob_len;
 	int retry_after;                /* seconds, from Retry-After on 503 */
 } jf_farm_result_t;
@@ -71,7 +72,7 @@ int jf_farm_compile(jf_farm_t *f, const jf_farm_compile_t *c, jf_farm_result_t *
     char *err, size_t errlen);
 void jf_farm_result_free(jf_farm_result_t *res);
 
-/* GET /v1/artifacts/<key>: *blob malloc'd, caller frees. */
+/* GET /v1/artifacts/<key>: the caller frees *blob with jf_free. */
 int jf_farm_get(jf_farm_t *f, const jf_key_t *k, uint8_t **blob, size_t *len,
     char *err, size_t errlen);
 /* HEAD: 0 when present (*size set if size != NULL), JF_ERR_NOTFOUND if not. */
@@ -84,23 +85,6 @@ int jf_farm_delete(jf_farm_t *f, const jf_key_t *k, char *err, size_t errlen);
  * Return non-zero from fn to stop (that value is returned). */
 typedef int (*jf_farm_list_fn)(const jf_key_t *k, uint64_t size, void *arg);
 int jf_farm_list(jf_farm_t *f, jf_farm_list_fn fn, void *arg, char *err, size_t errlen);
-
-/*
- * GET /v1/events: server-sent events. fn is called for each event with
- * its id (the store cursor after it: pass it back as last_id to resume),
- * its type ("artifact", or "resync" when the resume point is gone and
- * the caller should re-list) and its data (a JSON object with "key" and
- * the manifest summary). last_id NULL or "" starts at the live end.
- * Returns when fn returns non-zero (that value), when the server closes
- * the stream (0), or after duration_ms (0 when it simply ran out;
- * duration_ms 0 means no limit). last_id_out, if given, receives the id
- * of the last event seen.
- */
-typedef int (*jf_farm_event_fn)(const char *id, const char *type, const char *data,
-    void *arg);
-int jf_farm_events(jf_farm_t *f, const char *last_id, int duration_ms,
-    jf_farm_event_fn fn, void *arg, char *last_id_out, size_t last_id_len,
-    char *err, size_t errlen);
 
 /* Map a master error name ("parse", "busy", ...) back to its jf_err;
  * JF_ERR_PROTO for an unknown name. */

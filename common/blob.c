@@ -14,6 +14,8 @@
 
 #include "jitfarm/error.h"
 #include "blob.h"
+#include "buf.h"
+#include "mem.h"
 #include "util.h"
 
 enum {
@@ -35,65 +37,25 @@ int jf_verify_raw(void *key, const uint8_t *msg, size_t len, const uint8_t sig[J
 
 /* --- encoding ---------------------------------------------------------- */
 
-typedef struct wbuf {
-	uint8_t *p;
-	size_t len, cap;
-	int oom;
-} wbuf_t;
-
 static void
-wb_put(wbuf_t *w, const void *data, size_t n)
+wb_str(jf_buf_t *w, int tag, const char *s)
 {
-	if (w->oom)
-		return;
-	if (w->len + n > w->cap) {
-		size_t cap = w->cap ? w->cap : 256;
-		uint8_t *np;
-
-		while (cap < w->len + n)
-			cap *= 2;
-		if ((np = realloc(w->p, cap)) == NULL) {
-			w->oom = 1;
-			return;
-		}
-		w->p = np;
-		w->cap = cap;
-	}
-	if (n > 0)
-		memcpy(w->p + w->len, data, n);
-	w->len += n;
+	jf_buf_tlv(w, 2, (uint32_t)tag, s ? s : "", s ? strlen(s) : 0);
 }
 
 static void
-wb_tlv(wbuf_t *w, int tag, const void *v, size_t n)
-{
-	uint8_t h[6];
-
-	jf_put_u16(h, (uint16_t)tag);
-	jf_put_u32(h + 2, (uint32_t)n);
-	wb_put(w, h, 6);
-	wb_put(w, v, n);
-}
-
-static void
-wb_str(wbuf_t *w, int tag, const char *s)
-{
-	wb_tlv(w, tag, s ? s : "", s ? strlen(s) : 0);
-}
-
-static void
-wb_u64(wbuf_t *w, int tag, uint64_t v)
+wb_u64(jf_buf_t *w, int tag, uint64_t v)
 {
 	uint8_t b[8];
 
 	jf_put_u64(b, v);
-	wb_tlv(w, tag, b, 8);
+	jf_buf_tlv(w, 2, (uint32_t)tag, b, 8);
 }
 
 int
 jf_blob_encode(const jf_artifact_t *a, void *sign_key, uint8_t **out, size_t *outlen)
 {
-	wbuf_t man = { 0 }, blob = { 0 };
+	jf_buf_t man = JF_BUF_INIT, blob = JF_BUF_INIT;
 	uint8_t hdr[JF_BLOB_HEADER_LEN] = { 0 };
 	uint8_t sha[32], sig[JF_SIG_LEN];
 	size_t i;
@@ -103,23 +65,25 @@ jf_blob_encode(const jf_artifact_t *a, void *sign_key, uint8_t **out, size_t *ou
 	*outlen = 0;
 	if (a->payload_len > JF_BLOB_MAX_PAYLOAD || a->m.nsymbols > JF_BLOB_MAX_SYMBOLS)
 		return JF_ERR_TOOBIG;
-	jf_sha256(a->payload, a->payload_len, sha);
-	wb_tlv(&man, T_KEY, a->m.key.b, JF_KEY_LEN);
+	if ((r = jf_sha256(a->payload, a->payload_len, sha)) != 0)
+		return r;
+	r = JF_ERR_NOMEM;
+	jf_buf_tlv(&man, 2, T_KEY, a->m.key.b, JF_KEY_LEN);
 	wb_str(&man, T_NS, a->m.ns);
-	wb_tlv(&man, T_PROGRAM, a->m.program_id.b, JF_KEY_LEN);
+	jf_buf_tlv(&man, 2, T_PROGRAM, a->m.program_id.b, JF_KEY_LEN);
 	wb_str(&man, T_TRIPLE, a->m.target.triple);
 	wb_str(&man, T_CPU, a->m.target.cpu);
 	wb_str(&man, T_FEATURES, a->m.target.features);
-	wb_tlv(&man, T_OPT, &a->m.target.opt, 1);
+	jf_buf_tlv(&man, 2, T_OPT, &a->m.target.opt, 1);
 	wb_str(&man, T_COMPILER, a->m.compiler);
 	for (i = 0; i < a->m.nsymbols; i++)
 		wb_str(&man, T_SYMBOL, a->m.symbols[i]);
 	wb_u64(&man, T_PAYLOAD_SIZE, a->payload_len);
-	wb_tlv(&man, T_PAYLOAD_SHA, sha, 32);
+	jf_buf_tlv(&man, 2, T_PAYLOAD_SHA, sha, 32);
 	wb_u64(&man, T_COMPILE_NS, a->m.compile_ns);
 	wb_u64(&man, T_CREATED_MS, a->m.created_ms);
 	wb_str(&man, T_PRODUCER, a->m.producer);
-	if (man.oom)
+	if (jf_buf_error(&man))
 		goto out;
 	if (man.len > JF_BLOB_MAX_MANIFEST) {
 		r = JF_ERR_TOOBIG;
@@ -131,27 +95,25 @@ jf_blob_encode(const jf_artifact_t *a, void *sign_key, uint8_t **out, size_t *ou
 	jf_put_u32(hdr + 8, (uint32_t)man.len);
 	jf_put_u32(hdr + 12, sign_key ? JF_SIG_LEN : 0);
 	jf_put_u64(hdr + 16, a->payload_len);
-	wb_put(&blob, hdr, sizeof(hdr));
-	wb_put(&blob, man.p, man.len);
-	wb_put(&blob, a->payload, a->payload_len);
-	if (blob.oom)
+	jf_buf_put(&blob, hdr, sizeof(hdr));
+	jf_buf_put(&blob, man.p, man.len);
+	jf_buf_put(&blob, a->payload, a->payload_len);
+	if (jf_buf_error(&blob))
 		goto out;
 	if (sign_key) {
 		if ((r = jf_sign_raw(sign_key, blob.p, blob.len, sig)) != 0)
 			goto out;
-		wb_put(&blob, sig, JF_SIG_LEN);
-		if (blob.oom) {
+		jf_buf_put(&blob, sig, JF_SIG_LEN);
+		if (jf_buf_error(&blob)) {
 			r = JF_ERR_NOMEM;
 			goto out;
 		}
 	}
-	*out = blob.p;      /* the caller now owns the blob */
-	*outlen = blob.len;
-	blob.p = NULL;
+	*out = jf_buf_steal(&blob, outlen);     /* the caller now owns the blob */
 	r = 0;
 out:
-	free(man.p);
-	free(blob.p);
+	jf_buf_free(&man);
+	jf_buf_free(&blob);
 	return r;
 }
 
@@ -162,7 +124,7 @@ dup_str(const uint8_t *v, size_t n, char **out)
 {
 	if (memchr(v, '\0', n) != NULL)
 		return JF_ERR_FORMAT;
-	if ((*out = malloc(n + 1)) == NULL)
+	if ((*out = jf_malloc(n + 1)) == NULL)
 		return JF_ERR_NOMEM;
 	memcpy(*out, v, n);
 	(*out)[n] = '\0';
@@ -251,15 +213,11 @@ parse_manifest(const uint8_t *p, size_t len, jf_manifest_t *m, char *err, size_t
 				break;
 			}
 			if (m->nsymbols == cap) {
-				size_t nc = cap ? cap * 2 : 8;
-				char **ns = realloc(m->symbols, nc * sizeof(*ns));
-
-				if (ns == NULL) {
+				if (jf_vec_grow((void **)&m->symbols, &cap, m->nsymbols + 1,
+				    sizeof(*m->symbols)) != 0) {
 					r = JF_ERR_NOMEM;
 					break;
 				}
-				m->symbols = ns;
-				cap = nc;
 			}
 			if ((r = dup_str(v, n, &m->symbols[m->nsymbols])) == 0)
 				m->nsymbols++;
@@ -353,7 +311,8 @@ decode(const uint8_t *blob, size_t len, void *verify_key, jf_artifact_t *a,
 		    (unsigned long long)a->m.payload_size, pl);
 		goto fail;
 	}
-	jf_sha256(pay, pl, sha);
+	if ((r = jf_sha256(pay, pl, sha)) != 0)
+		goto fail;
 	if (memcmp(sha, a->m.payload_sha256, 32) != 0) {
 		r = jf_seterr(err, errlen, JF_ERR_INTEGRITY,
 		    "blob: payload SHA-256 does not match the manifest");
@@ -374,7 +333,7 @@ decode(const uint8_t *blob, size_t len, void *verify_key, jf_artifact_t *a,
 		}
 	}
 	if (want_payload) {
-		if ((a->payload = malloc(pl ? pl : 1)) == NULL) {
+		if ((a->payload = jf_malloc(pl)) == NULL) {
 			r = JF_ERR_NOMEM;
 			goto fail;
 		}
@@ -411,12 +370,12 @@ jf_manifest_free(jf_manifest_t *m)
 
 	if (m == NULL)
 		return;
-	free(m->ns);
-	free(m->compiler);
-	free(m->producer);
+	jf_free(m->ns);
+	jf_free(m->compiler);
+	jf_free(m->producer);
 	for (i = 0; i < m->nsymbols; i++)
-		free(m->symbols[i]);
-	free(m->symbols);
+		jf_free(m->symbols[i]);
+	jf_free(m->symbols);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -426,7 +385,7 @@ jf_artifact_free(jf_artifact_t *a)
 	if (a == NULL)
 		return;
 	jf_manifest_free(&a->m);
-	free(a->payload);
+	jf_free(a->payload);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -434,7 +393,7 @@ static int
 strdup_opt(const char *s, char **out)
 {
 	*out = NULL;
-	if (s != NULL && (*out = strdup(s)) == NULL)
+	if (s != NULL && (*out = jf_strdup(s)) == NULL)
 		return JF_ERR_NOMEM;
 	return 0;
 }
@@ -452,7 +411,7 @@ jf_manifest_copy(jf_manifest_t *dst, const jf_manifest_t *src)
 	    strdup_opt(src->producer, &dst->producer))
 		goto oom;
 	if (src->nsymbols) {
-		if ((dst->symbols = calloc(src->nsymbols, sizeof(char *))) == NULL)
+		if ((dst->symbols = jf_calloc(src->nsymbols, sizeof(char *))) == NULL)
 			goto oom;
 		for (i = 0; i < src->nsymbols; i++) {
 			if (strdup_opt(src->symbols[i], &dst->symbols[i]))

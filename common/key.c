@@ -17,15 +17,18 @@
 #include "key.h"
 #include "util.h"
 
-void
+int
 jf_sha256(const void *data, size_t len, uint8_t out[32])
 {
 	unsigned int n = 32;
 
-	/* EVP_Digest only fails on allocation failure inside OpenSSL; the
-	 * one-shot SHA-256 of a memory range has no other failure mode. */
-	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1)
-		abort();
+	/* EVP_Digest fails only when OpenSSL cannot allocate its context;
+	 * the caller hears of it, and out holds no hash that could match. */
+	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1) {
+		memset(out, 0, 32);
+		return JF_ERR_NOMEM;
+	}
+	return 0;
 }
 
 const char *
@@ -94,10 +97,10 @@ jf_key_derive(const jf_keyspec_t *spec, jf_key_t *out)
 	return r;
 }
 
-void
+int
 jf_program_id_from_ir(const void *ir, size_t len, jf_key_t *out)
 {
-	jf_sha256(ir, len, out->b);
+	return jf_sha256(ir, len, out->b);
 }
 
 void

@@ -79,15 +79,16 @@ int jf_spec_set(jf_spec_t *s, const char *ns, const jf_key_t *program_id,
     const char *triple, const char *cpu, const char *features, char opt,
     char *err, size_t errlen);
 
-/* SHA-256 of len bytes (OpenSSL EVP). */
-void jf_sha256(const void *data, size_t len, uint8_t out[32]);
+/* SHA-256 of len bytes (OpenSSL EVP). Returns 0, or JF_ERR_NOMEM when
+ * OpenSSL cannot allocate (out is then zeroed, never a usable hash). */
+int jf_sha256(const void *data, size_t len, uint8_t out[32]);
 
 /* Derive the artifact key. Returns 0 or JF_ERR_INVAL for an incomplete
  * spec (no target, bad opt level). */
 int jf_key_derive(const jf_keyspec_t *spec, jf_key_t *out);
 
 /* The default program id: SHA-256 of the IR bytes. */
-void jf_program_id_from_ir(const void *ir, size_t len, jf_key_t *out);
+int jf_program_id_from_ir(const void *ir, size_t len, jf_key_t *out);
 
 void jf_key_hex(const jf_key_t *key, char out[JF_KEY_HEX_LEN + 1]);
 int jf_key_from_hex(const char *hex, jf_key_t *out);

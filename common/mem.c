@@ -6,53 +6,109 @@
  * header is 16 bytes, which keeps the user pointer aligned as malloc's is
  * on x86-64 and aarch64.
  */
+#include <pthread.h>
 #include <stdalign.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jitfarm/error.h"
 #include "mem.h"
 
 typedef struct mem_hdr {
 	alignas(16) size_t size;
+	const jf_allocator_t *from;     /* NULL: libc */
 } mem_hdr_t;
 
 _Static_assert(sizeof(mem_hdr_t) == 16, "the header keeps 16-byte alignment");
 
-static struct {
-	void *(*alloc)(size_t, void *);
-	void (*free)(void *, void *);
-	void *arg;
-} mem_hooks;
+/* Registered allocators: never freed or changed, so a block's header may
+ * point at its entry for as long as the block lives. */
+static jf_allocator_t mem_table[JF_MEM_MAX_ALLOCATORS];
+static _Atomic unsigned mem_ntable;
+static pthread_mutex_t mem_table_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(const jf_allocator_t *) mem_global;
+static __thread const jf_allocator_t *mem_thread;
 
-void
+const jf_allocator_t *
+jf_mem_register(void *(*alloc)(size_t, void *), void (*fr)(void *, void *), void *arg,
+    int *err)
+{
+	const jf_allocator_t *a = NULL;
+	unsigned i, n;
+
+	if (err != NULL)
+		*err = (alloc == NULL) != (fr == NULL) ? JF_ERR_INVAL : 0;
+	if (alloc == NULL || fr == NULL)
+		return NULL;
+	pthread_mutex_lock(&mem_table_lock);
+	n = atomic_load(&mem_ntable);
+	for (i = 0; i < n && a == NULL; i++)
+		if (mem_table[i].alloc == alloc && mem_table[i].free == fr &&
+		    mem_table[i].arg == arg)
+			a = &mem_table[i];
+	if (a == NULL && n < JF_MEM_MAX_ALLOCATORS) {
+		mem_table[n].alloc = alloc;
+		mem_table[n].free = fr;
+		mem_table[n].arg = arg;
+		a = &mem_table[n];
+		atomic_store(&mem_ntable, n + 1);
+	}
+	pthread_mutex_unlock(&mem_table_lock);
+	if (a == NULL && err != NULL)
+		*err = JF_ERR_NOMEM;
+	return a;
+}
+
+int
 jf_mem_set_allocator(void *(*alloc)(size_t, void *), void (*fr)(void *, void *), void *arg)
 {
-	if (alloc == NULL || fr == NULL) {
-		mem_hooks.alloc = NULL;
-		mem_hooks.free = NULL;
-		mem_hooks.arg = NULL;
-		return;
-	}
-	mem_hooks.alloc = alloc;
-	mem_hooks.free = fr;
-	mem_hooks.arg = arg;
+	const jf_allocator_t *a;
+	int err;
+
+	a = jf_mem_register(alloc, fr, arg, &err);
+	if (err != 0)
+		return err;
+	atomic_store(&mem_global, a);
+	return 0;
+}
+
+const jf_allocator_t *
+jf_mem_use(const jf_allocator_t *a)
+{
+	const jf_allocator_t *old = mem_thread;
+
+	mem_thread = a;
+	return old;
+}
+
+static const jf_allocator_t *
+current(void)
+{
+	const jf_allocator_t *a = mem_thread;
+
+	return a != NULL ? a : atomic_load_explicit(&mem_global, memory_order_acquire);
 }
 
 static mem_hdr_t *
 raw_alloc(size_t total)
 {
-	if (mem_hooks.alloc != NULL)
-		return mem_hooks.alloc(total, mem_hooks.arg);
-	return malloc(total);
+	const jf_allocator_t *a = current();
+	mem_hdr_t *h;
+
+	h = a != NULL ? a->alloc(total, a->arg) : malloc(total);
+	if (h != NULL)
+		h->from = a;
+	return h;
 }
 
 static void
 raw_free(mem_hdr_t *h)
 {
-	if (mem_hooks.free != NULL)
-		mem_hooks.free(h, mem_hooks.arg);
+	if (h->from != NULL)
+		h->from->free(h, h->from->arg);
 	else
 		free(h);
 }
@@ -91,7 +147,7 @@ jf_realloc(void *p, size_t n)
 	if (p == NULL)
 		return jf_malloc(n);
 	h = (mem_hdr_t *)p - 1;
-	if (mem_hooks.alloc == NULL) {
+	if (h->from == NULL && current() == NULL) {
 		mem_hdr_t *nh;
 
 		if (n > SIZE_MAX - sizeof(*h))

@@ -15,21 +15,44 @@
  *
  * Every pointer from this family, and every buffer the library returns to
  * a caller (store gets, blobs, listings), is freed with jf_free. Each block
- * carries its size in a small header, so jf_realloc works on top of a host
- * allocator that offers only alloc and free.
+ * carries its size and the allocator it came from in a small header, so
+ * jf_realloc works on top of a host allocator that offers only alloc and
+ * free, and jf_free always returns a block to the allocator that gave it.
+ *
+ * Which allocator serves an allocation: the calling thread's, when one is
+ * set (jf_mem_use; a runtime sets its own on its threads and around the
+ * calls a host makes into it), else the process-wide one
+ * (jf_mem_set_allocator), else libc's malloc and free.
  */
 #ifndef JF_MEM_H
 #define JF_MEM_H
 
 #include <stddef.h>
 
-/* alloc(size, arg) returns memory aligned for any type, or NULL;
- * free(ptr, arg). NULL for both restores libc's malloc and free. Set it
- * before the library allocates anything (blocks keep working across a
- * change, because each records nothing about the allocator it came from
- * and is freed by the current one: so do not change it while blocks live). */
-void jf_mem_set_allocator(void *(*alloc)(size_t, void *), void (*free)(void *, void *),
+/* An allocator: alloc(size, arg) returns memory aligned for any type, or
+ * NULL; free(ptr, arg). */
+typedef struct jf_allocator {
+	void *(*alloc)(size_t, void *);
+	void (*free)(void *, void *);
+	void *arg;
+} jf_allocator_t;
+
+/* The process-wide allocator. NULL for both restores libc's malloc and
+ * free. Changing it while blocks live is safe: each block goes back to
+ * the allocator it came from. Returns 0, or JF_ERR_NOMEM when
+ * JF_MEM_MAX_ALLOCATORS different allocators were registered already. */
+int jf_mem_set_allocator(void *(*alloc)(size_t, void *), void (*free)(void *, void *),
     void *arg);
+/* A stable handle for an allocator (the same one for the same three
+ * values), valid for the life of the process; NULL for libc's (both
+ * functions NULL) or when JF_MEM_MAX_ALLOCATORS are registered already
+ * (*err then JF_ERR_NOMEM, else 0). */
+#define JF_MEM_MAX_ALLOCATORS 64
+const jf_allocator_t *jf_mem_register(void *(*alloc)(size_t, void *),
+    void (*free)(void *, void *), void *arg, int *err);
+/* Make a the calling thread's allocator (NULL: the process-wide one
+ * again); returns the one it replaces, to restore with jf_mem_use. */
+const jf_allocator_t *jf_mem_use(const jf_allocator_t *a);
 
 void *jf_malloc(size_t n);
 void *jf_calloc(size_t nmemb, size_t size);     /* zeroed; overflow-checked */

@@ -50,11 +50,12 @@ int jf_url_encode(const char *in, int keep_slash, char *out, size_t outlen);
  * list, or NULL for any), and more than JF_QUERY_MAX pairs.
  */
 #define JF_QUERY_MAX 32
+#define JF_QUERY_VALUE_MAX 4096     /* a full host feature list fits */
 typedef struct jf_query {
 	int n;
 	struct {
 		char name[64];
-		char value[JF_URL_PART_MAX];
+		char value[JF_QUERY_VALUE_MAX];
 	} kv[JF_QUERY_MAX];
 } jf_query_t;
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "jitfarm/error.h"
+#include "mem.h"
 #include "util.h"
 
 int
@@ -99,7 +100,7 @@ jf_file_read(const char *path, size_t max, uint8_t **out, size_t *lenp)
 		goto out;
 	}
 	len = (size_t)st.st_size;
-	if ((buf = malloc(len + 1)) == NULL) {
+	if ((buf = jf_malloc(len + 1)) == NULL) {
 		r = JF_ERR_NOMEM;
 		goto out;
 	}
@@ -112,7 +113,7 @@ jf_file_read(const char *path, size_t max, uint8_t **out, size_t *lenp)
 	r = 0;
 out:
 	saved = errno;
-	free(buf);
+	jf_free(buf);
 	close(fd);
 	errno = saved;
 	return r;

@@ -15,7 +15,6 @@
  * strings before anything else, so the bytes depend only on the IR and
  * the resolved target, never on a path, a time or a buffer name.
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,80 +31,52 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
+#include "common/buf.h"
+#include "common/mem.h"
 #include "common/key.h"
 #include "common/util.h"
 #include "compiler/compile.h"
+#include "compiler/llvm_init.h"
 #include "compiler/target.h"
 
 #define JF_MODULE_NAME "jitfarm-module"
 #define JF_BUFFER_NAME "jitfarm-input"
 
-/* --- initialisation -------------------------------------------------------- */
-
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-
-static int
-int_cmp(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
-static void
-llvm_init_once(void)
-{
-	int prime[512];
-	size_t i;
-
-	/* LLVM sorts with qsort (array_pod_sort). The first qsort of 1 KiB
-	 * or more makes glibc ask the kernel for the machine's memory size
-	 * (sysinfo) and cache it in a static. Do that here, once, so that a
-	 * worker forked from an initialised process never needs that system
-	 * call inside its seccomp sandbox. */
-	for (i = 0; i < JF_ARRAY_LEN(prime); i++)
-		prime[i] = (int)(JF_ARRAY_LEN(prime) - i);
-	qsort(prime, JF_ARRAY_LEN(prime), sizeof(prime[0]), int_cmp);
-
-	/* every target LLVM was built with, so a request can name any of
-	 * them; the cost is paid once per process (the zygote, before it
-	 * forks) */
-	LLVMInitializeAllTargetInfos();
-	LLVMInitializeAllTargets();
-	LLVMInitializeAllTargetMCs();
-	LLVMInitializeAllAsmPrinters();
-	LLVMInitializeAllAsmParsers();
-}
-
-int
-jf_llvm_init(void)
-{
-	return pthread_once(&init_once, llvm_init_once) == 0 ? 0 : JF_ERR_SYSTEM;
-}
-
 /* --- keys ------------------------------------------------------------------ */
+
+/* The program id a request stands for: the one it names, or the SHA-256
+ * of its IR. */
+static void
+request_program_id(const jf_compile_req_t *req, jf_key_t *out)
+{
+	if (req->spec.has_program)
+		*out = req->spec.program_id;
+	else
+		jf_program_id_from_ir(req->ir, req->ir_len, out);
+}
 
 int
 jf_compile_key(const jf_compile_req_t *req, jf_target_t *target, jf_key_t *key,
     char *err, size_t errlen)
 {
-	jf_keyspec_t spec;
+	const jf_spec_t *s;
+	jf_keyspec_t ks;
 	int r;
 
 	memset(key, 0, sizeof(*key));
-	if (req == NULL || (req->ir == NULL && req->program_id == NULL))
+	if (req == NULL || (req->ir == NULL && !req->spec.has_program))
 		return jf_seterr(err, errlen, JF_ERR_INVAL, "no IR and no program id");
-	if (req->ns != NULL && strlen(req->ns) >= JF_NS_MAX)
+	s = &req->spec;
+	if (memchr(s->ns, '\0', sizeof(s->ns)) == NULL)
 		return jf_seterr(err, errlen, JF_ERR_INVAL, "namespace too long");
-	if ((r = jf_target_resolve(req->triple, req->cpu, req->features, req->opt,
+	if ((r = jf_target_resolve(s->triple, s->cpu, s->features, s->opt,
 	    target, err, errlen)) != 0)
 		return r;
-	memset(&spec, 0, sizeof(spec));
-	spec.ns = req->ns ? req->ns : "";
-	if (req->program_id != NULL)
-		spec.program_id = *req->program_id;
-	else
-		jf_program_id_from_ir(req->ir, req->ir_len, &spec.program_id);
-	spec.target = target;
-	if ((r = jf_key_derive(&spec, key)) != 0)
+	memset(&ks, 0, sizeof(ks));
+	ks.ns = s->ns;
+	request_program_id(req, &ks.program_id);
+	ks.target = target;
+	if ((r = jf_key_derive(&ks, key)) != 0)
 		return jf_seterr(err, errlen, r, "cannot derive key: %s", jf_strerror(r));
 	return 0;
 }
@@ -247,10 +218,10 @@ collect_symbols(LLVMModuleRef mod, const jf_compile_req_t *req, jf_manifest_t *m
 	int kind;
 
 	if (req->symbols != NULL && req->nsymbols > 0) {
-		if ((m->symbols = calloc(req->nsymbols, sizeof(char *))) == NULL)
+		if ((m->symbols = jf_calloc(req->nsymbols, sizeof(char *))) == NULL)
 			return JF_ERR_NOMEM;
 		for (i = 0; i < req->nsymbols; i++) {
-			if ((m->symbols[i] = strdup(req->symbols[i])) == NULL)
+			if ((m->symbols[i] = jf_strdup(req->symbols[i])) == NULL)
 				return JF_ERR_NOMEM;
 			m->nsymbols++;
 		}
@@ -265,17 +236,11 @@ collect_symbols(LLVMModuleRef mod, const jf_compile_req_t *req, jf_manifest_t *m
 				continue;
 			if (m->nsymbols >= JF_BLOB_MAX_SYMBOLS)
 				return JF_ERR_TOOBIG;
-			if (m->nsymbols == cap) {
-				size_t ncap = cap ? cap * 2 : 16;
-				char **ns = realloc(m->symbols, ncap * sizeof(char *));
-
-				if (ns == NULL)
-					return JF_ERR_NOMEM;
-				m->symbols = ns;
-				cap = ncap;
-			}
+			if (jf_vec_grow((void **)&m->symbols, &cap, m->nsymbols + 1,
+			    sizeof(*m->symbols)) != 0)
+				return JF_ERR_NOMEM;
 			name = LLVMGetValueName2(g, &n);
-			if ((dup = strndup(name, n)) == NULL)
+			if ((dup = jf_strndup(name, n)) == NULL)
 				return JF_ERR_NOMEM;
 			m->symbols[m->nsymbols++] = dup;
 		}
@@ -283,226 +248,283 @@ collect_symbols(LLVMModuleRef mod, const jf_compile_req_t *req, jf_manifest_t *m
 	return 0;
 }
 
+/* "host/pid", the producer a manifest names when the request names none.
+ * Allocated like every manifest string (blob.c frees them). */
 static char *
 default_producer(void)
 {
-	char host[256], *s;
+	char host[256], s[300];
 
 	if (gethostname(host, sizeof(host)) != 0)
 		jf_strlcpy(host, "localhost", sizeof(host));
 	host[sizeof(host) - 1] = '\0';
-	if (asprintf(&s, "%s/%ld", host, (long)getpid()) < 0)
-		return NULL;
-	return s;
+	snprintf(s, sizeof(s), "%s/%ld", host, (long)getpid());
+	return jf_strdup(s);
+}
+
+/* --- the stages -------------------------------------------------------------
+ *
+ * One job's state, shared by the stages. Each stage returns 0 or a jf_err
+ * with err filled, records its own time in t, and leaves what it made in
+ * the job for job_dispose to free, success or not.
+ */
+typedef struct job {
+	const jf_compile_req_t *req;
+	jf_target_t target;
+	jf_key_t key, program_id;
+	diag_state_t diag;
+	LLVMContextRef ctx;
+	LLVMModuleRef mod;
+	LLVMTargetMachineRef tm;
+	LLVMMemoryBufferRef obj;
+	jf_compile_times_t t;
+	char *err;
+	size_t errlen;
+} job_t;
+
+/* The request's limits, then its target and key: nothing of LLVM's runs
+ * on a request that fails here. */
+static int
+stage_check(job_t *j)
+{
+	const jf_compile_req_t *req = j->req;
+	size_t max;
+
+	if (req == NULL || req->ir == NULL)
+		return jf_seterr(j->err, j->errlen, JF_ERR_INVAL, "no IR given");
+	max = req->max_ir_bytes ? req->max_ir_bytes : JF_DEFAULT_MAX_IR;
+	if (req->ir_len > max)
+		return jf_seterr(j->err, j->errlen, JF_ERR_TOOBIG,
+		    "input is %zu bytes, over the limit of %zu bytes", req->ir_len, max);
+	if (req->symbols == NULL && req->nsymbols != 0)
+		return jf_seterr(j->err, j->errlen, JF_ERR_INVAL, "nsymbols without symbols");
+	request_program_id(req, &j->program_id);
+	return jf_compile_key(req, &j->target, &j->key, j->err, j->errlen);
+}
+
+/* .ll or .bc into a module of a fresh context, with fixed names. */
+static int
+stage_parse(job_t *j)
+{
+	LLVMMemoryBufferRef buf;
+	char *msg = NULL;
+	uint64_t t0;
+	int r = 0;
+
+	j->ctx = LLVMContextCreate();
+	LLVMContextSetDiagnosticHandler(j->ctx, diag_handler, &j->diag);
+	buf = LLVMCreateMemoryBufferWithMemoryRangeCopy((const char *)j->req->ir,
+	    j->req->ir_len, JF_BUFFER_NAME);
+	t0 = jf_now_ns();
+	/* LLVMParseIRInContext owns buf from here on, success or not */
+	if (LLVMParseIRInContext(j->ctx, buf, &j->mod, &msg) != 0) {
+		j->mod = NULL;
+		r = jf_seterr(j->err, j->errlen, JF_ERR_PARSE, "IR does not parse: %s",
+		    msg ? msg : j->diag.first[0] ? j->diag.first : "unknown error");
+	} else {
+		LLVMSetModuleIdentifier(j->mod, JF_MODULE_NAME, strlen(JF_MODULE_NAME));
+		LLVMSetSourceFileName(j->mod, JF_MODULE_NAME, strlen(JF_MODULE_NAME));
+		j->t.parse_ns = jf_now_ns() - t0;
+	}
+	LLVMDisposeMessage(msg);
+	return r;
+}
+
+static int
+stage_verify(job_t *j)
+{
+	char *msg = NULL;
+	uint64_t t0 = jf_now_ns();
+	int r = 0;
+
+	if (LLVMVerifyModule(j->mod, LLVMReturnStatusAction, &msg) != 0)
+		r = jf_seterr(j->err, j->errlen, JF_ERR_VERIFY, "IR fails the verifier: %s",
+		    msg ? msg : "");
+	else
+		j->t.verify_ns = jf_now_ns() - t0;
+	LLVMDisposeMessage(msg);
+	return r;
+}
+
+/* The target machine for the resolved target, and the module held
+ * against it: a triple or a data layout that contradicts the request is
+ * an error, not something to paper over. Then the module takes the
+ * target's triple and layout, and the exported symbols are kept. */
+static int
+stage_target(job_t *j)
+{
+	const char *mod_triple, *mod_layout;
+	LLVMTargetDataRef td;
+	LLVMTargetRef tgt = NULL;
+	char *msg = NULL, *layout = NULL;
+	int r = JF_ERR_TARGET;
+
+	if (LLVMGetTargetFromTriple(j->target.triple, &tgt, &msg) != 0) {
+		jf_seterr(j->err, j->errlen, r, "unknown target '%s': %s",
+		    j->target.triple, msg ? msg : "");
+		goto out;
+	}
+	j->tm = LLVMCreateTargetMachine(tgt, j->target.triple, j->target.cpu,
+	    j->target.features, codegen_level(j->target.opt), LLVMRelocPIC,
+	    LLVMCodeModelDefault);
+	if (j->tm == NULL) {
+		jf_seterr(j->err, j->errlen, r, "cannot create a target machine for %s",
+		    j->target.triple);
+		goto out;
+	}
+	td = LLVMCreateTargetDataLayout(j->tm);
+	layout = LLVMCopyStringRepOfTargetData(td);
+	LLVMDisposeTargetData(td);
+	mod_triple = LLVMGetTarget(j->mod);
+	if (mod_triple != NULL && mod_triple[0] != '\0' &&
+	    !jf_target_triple_compatible(mod_triple, j->target.triple)) {
+		jf_seterr(j->err, j->errlen, r,
+		    "module triple '%s' contradicts the requested target '%s'",
+		    mod_triple, j->target.triple);
+		goto out;
+	}
+	mod_layout = LLVMGetDataLayoutStr(j->mod);
+	if (mod_layout != NULL && mod_layout[0] != '\0' && strcmp(mod_layout, layout) != 0) {
+		jf_seterr(j->err, j->errlen, r,
+		    "module data layout '%s' contradicts the target's '%s'", mod_layout, layout);
+		goto out;
+	}
+	LLVMSetTarget(j->mod, j->target.triple);
+	LLVMSetDataLayout(j->mod, layout);
+	r = 0;
+	if (j->req->symbols != NULL && j->req->nsymbols > 0)
+		r = internalise(j->mod, j->req, j->err, j->errlen);
+out:
+	LLVMDisposeMessage(msg);
+	LLVMDisposeMessage(layout);
+	return r;
+}
+
+/* The new pass manager's default<On> pipeline, given the target machine
+ * for its cost models. */
+static int
+stage_optimise(job_t *j)
+{
+	LLVMPassBuilderOptionsRef pbo = LLVMCreatePassBuilderOptions();
+	LLVMErrorRef lerr;
+	char pipeline[32];
+	uint64_t t0;
+	int r = 0;
+
+	snprintf(pipeline, sizeof(pipeline), "default<O%c>", j->target.opt);
+	t0 = jf_now_ns();
+	if ((lerr = LLVMRunPasses(j->mod, pipeline, j->tm, pbo)) != NULL) {
+		char *emsg = LLVMGetErrorMessage(lerr);         /* consumes lerr */
+
+		r = jf_seterr(j->err, j->errlen, JF_ERR_COMPILE, "optimisation failed: %s", emsg);
+		LLVMDisposeErrorMessage(emsg);
+	} else if (j->diag.errors) {
+		r = jf_seterr(j->err, j->errlen, JF_ERR_COMPILE, "optimisation failed: %s",
+		    j->diag.first);
+	}
+	j->t.opt_ns = jf_now_ns() - t0;
+	LLVMDisposePassBuilderOptions(pbo);
+	return r;
+}
+
+/* Code generation: a PIC relocatable object in memory. */
+static int
+stage_emit(job_t *j)
+{
+	char *msg = NULL;
+	uint64_t t0 = jf_now_ns();
+	int r = 0;
+
+	if (LLVMTargetMachineEmitToMemoryBuffer(j->tm, j->mod, LLVMObjectFile, &msg,
+	    &j->obj) != 0) {
+		j->obj = NULL;
+		r = jf_seterr(j->err, j->errlen, JF_ERR_COMPILE, "code generation failed: %s",
+		    msg ? msg : j->diag.first);
+	} else if (j->diag.errors) {
+		r = jf_seterr(j->err, j->errlen, JF_ERR_COMPILE, "code generation failed: %s",
+		    j->diag.first);
+	}
+	j->t.codegen_ns = jf_now_ns() - t0;
+	LLVMDisposeMessage(msg);
+	return r;
+}
+
+/* The artifact: the object as payload, and a full manifest. On failure
+ * the caller frees what was filled in. */
+static int
+artifact_fill(job_t *j, jf_artifact_t *out)
+{
+	const jf_compile_req_t *req = j->req;
+	size_t n = LLVMGetBufferSize(j->obj);
+	int r;
+
+	if (n == 0 || n > JF_BLOB_MAX_PAYLOAD)
+		return jf_seterr(j->err, j->errlen, JF_ERR_COMPILE, "object of %zu bytes", n);
+	if ((out->payload = jf_malloc(n)) == NULL)
+		return JF_ERR_NOMEM;
+	memcpy(out->payload, LLVMGetBufferStart(j->obj), n);
+	out->payload_len = n;
+	out->m.key = j->key;
+	out->m.program_id = j->program_id;
+	out->m.target = j->target;
+	out->m.payload_size = n;
+	jf_sha256(out->payload, n, out->m.payload_sha256);
+	if ((out->m.ns = jf_strdup(req->spec.ns)) == NULL ||
+	    (out->m.compiler = jf_strdup(jf_compiler_id())) == NULL)
+		return JF_ERR_NOMEM;
+	out->m.producer = req->producer ? jf_strdup(req->producer) : default_producer();
+	if (out->m.producer == NULL)
+		return JF_ERR_NOMEM;
+	if ((r = collect_symbols(j->mod, req, &out->m)) != 0)
+		return jf_seterr(j->err, j->errlen, r, "cannot record symbols: %s",
+		    jf_strerror(r));
+	return 0;
+}
+
+static void
+job_dispose(job_t *j)
+{
+	if (j->obj != NULL)
+		LLVMDisposeMemoryBuffer(j->obj);
+	if (j->tm != NULL)
+		LLVMDisposeTargetMachine(j->tm);
+	if (j->mod != NULL)
+		LLVMDisposeModule(j->mod);
+	if (j->ctx != NULL)
+		LLVMContextDispose(j->ctx);
 }
 
 int
 jf_compile(const jf_compile_req_t *req, jf_artifact_t *out,
     jf_compile_times_t *times, char *err, size_t errlen)
 {
-	jf_compile_times_t t;
-	jf_target_t target;
-	jf_key_t key, pid;
-	diag_state_t diag;
-	LLVMContextRef ctx = NULL;
-	LLVMModuleRef mod = NULL;
-	LLVMMemoryBufferRef buf = NULL, obj = NULL;
-	LLVMTargetRef tgt = NULL;
-	LLVMTargetMachineRef tm = NULL;
-	LLVMTargetDataRef td = NULL;
-	LLVMPassBuilderOptionsRef pbo = NULL;
-	LLVMErrorRef lerr = NULL;
-	char *msg = NULL, *tm_layout = NULL, *emsg = NULL;
-	const char *mod_triple, *mod_layout;
-	char pipeline[32];
-	size_t max, n;
-	uint64_t t0, t1;
+	job_t j;
+	uint64_t t0 = jf_now_ns();
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	memset(&t, 0, sizeof(t));
-	memset(&diag, 0, sizeof(diag));
+	memset(&j, 0, sizeof(j));
+	j.req = req;
+	j.err = err;
+	j.errlen = errlen;
 	if (err && errlen)
 		err[0] = '\0';
-	t0 = jf_now_ns();
-	if (req == NULL || req->ir == NULL) {
-		r = jf_seterr(err, errlen, JF_ERR_INVAL, "no IR given");
-		goto out;
-	}
-	max = req->max_ir_bytes ? req->max_ir_bytes : JF_DEFAULT_MAX_IR;
-	if (req->ir_len > max) {
-		r = jf_seterr(err, errlen, JF_ERR_TOOBIG,
-		    "input is %zu bytes, over the limit of %zu bytes", req->ir_len, max);
-		goto out;
-	}
-	if (req->symbols == NULL && req->nsymbols != 0) {
-		r = jf_seterr(err, errlen, JF_ERR_INVAL, "nsymbols without symbols");
-		goto out;
-	}
-	if ((r = jf_compile_key(req, &target, &key, err, errlen)) != 0)
-		goto out;
-	if (req->program_id != NULL)
-		pid = *req->program_id;
-	else
-		jf_program_id_from_ir(req->ir, req->ir_len, &pid);
-
-	/* parse: LLVMParseIRInContext owns buf from here on, success or not */
-	ctx = LLVMContextCreate();
-	LLVMContextSetDiagnosticHandler(ctx, diag_handler, &diag);
-	buf = LLVMCreateMemoryBufferWithMemoryRangeCopy((const char *)req->ir,
-	    req->ir_len, JF_BUFFER_NAME);
-	t1 = jf_now_ns();
-	if (LLVMParseIRInContext(ctx, buf, &mod, &msg) != 0) {
-		buf = NULL;
-		r = jf_seterr(err, errlen, JF_ERR_PARSE, "IR does not parse: %s",
-		    msg ? msg : diag.first[0] ? diag.first : "unknown error");
-		goto out;
-	}
-	buf = NULL;
-	LLVMDisposeMessage(msg);
-	msg = NULL;
-	LLVMSetModuleIdentifier(mod, JF_MODULE_NAME, strlen(JF_MODULE_NAME));
-	LLVMSetSourceFileName(mod, JF_MODULE_NAME, strlen(JF_MODULE_NAME));
-	t.parse_ns = jf_now_ns() - t1;
-
-	/* verify */
-	t1 = jf_now_ns();
-	if (LLVMVerifyModule(mod, LLVMReturnStatusAction, &msg) != 0) {
-		r = jf_seterr(err, errlen, JF_ERR_VERIFY, "IR fails the verifier: %s",
-		    msg ? msg : "");
-		goto out;
-	}
-	LLVMDisposeMessage(msg);
-	msg = NULL;
-	t.verify_ns = jf_now_ns() - t1;
-
-	/* the module against the request */
-	if (LLVMGetTargetFromTriple(target.triple, &tgt, &msg) != 0) {
-		r = jf_seterr(err, errlen, JF_ERR_TARGET, "unknown target '%s': %s",
-		    target.triple, msg ? msg : "");
-		goto out;
-	}
-	tm = LLVMCreateTargetMachine(tgt, target.triple, target.cpu, target.features,
-	    codegen_level(target.opt), LLVMRelocPIC, LLVMCodeModelDefault);
-	if (tm == NULL) {
-		r = jf_seterr(err, errlen, JF_ERR_TARGET,
-		    "cannot create a target machine for %s", target.triple);
-		goto out;
-	}
-	td = LLVMCreateTargetDataLayout(tm);
-	tm_layout = LLVMCopyStringRepOfTargetData(td);
-	mod_triple = LLVMGetTarget(mod);
-	if (mod_triple != NULL && mod_triple[0] != '\0' &&
-	    !jf_triple_compatible(mod_triple, target.triple)) {
-		r = jf_seterr(err, errlen, JF_ERR_TARGET,
-		    "module triple '%s' contradicts the requested target '%s'",
-		    mod_triple, target.triple);
-		goto out;
-	}
-	mod_layout = LLVMGetDataLayoutStr(mod);
-	if (mod_layout != NULL && mod_layout[0] != '\0' &&
-	    strcmp(mod_layout, tm_layout) != 0) {
-		r = jf_seterr(err, errlen, JF_ERR_TARGET,
-		    "module data layout '%s' contradicts the target's '%s'",
-		    mod_layout, tm_layout);
-		goto out;
-	}
-	LLVMSetTarget(mod, target.triple);
-	LLVMSetDataLayout(mod, tm_layout);
-	if (req->symbols != NULL && req->nsymbols > 0 &&
-	    (r = internalise(mod, req, err, errlen)) != 0)
-		goto out;
-
-	/* optimise */
-	snprintf(pipeline, sizeof(pipeline), "default<O%c>", target.opt);
-	pbo = LLVMCreatePassBuilderOptions();
-	t1 = jf_now_ns();
-	if ((lerr = LLVMRunPasses(mod, pipeline, tm, pbo)) != NULL) {
-		emsg = LLVMGetErrorMessage(lerr);
-		lerr = NULL;
-		r = jf_seterr(err, errlen, JF_ERR_COMPILE, "optimisation failed: %s", emsg);
-		goto out;
-	}
-	t.opt_ns = jf_now_ns() - t1;
-	if (diag.errors) {
-		r = jf_seterr(err, errlen, JF_ERR_COMPILE, "optimisation failed: %s",
-		    diag.first);
-		goto out;
-	}
-
-	/* code generation */
-	t1 = jf_now_ns();
-	if (LLVMTargetMachineEmitToMemoryBuffer(tm, mod, LLVMObjectFile, &msg, &obj) != 0) {
-		r = jf_seterr(err, errlen, JF_ERR_COMPILE, "code generation failed: %s",
-		    msg ? msg : diag.first);
-		goto out;
-	}
-	t.codegen_ns = jf_now_ns() - t1;
-	if (diag.errors) {
-		r = jf_seterr(err, errlen, JF_ERR_COMPILE, "code generation failed: %s",
-		    diag.first);
-		goto out;
-	}
-
-	/* the artifact: payload and a full manifest */
-	n = LLVMGetBufferSize(obj);
-	if (n == 0 || n > JF_BLOB_MAX_PAYLOAD) {
-		r = jf_seterr(err, errlen, JF_ERR_COMPILE, "object of %zu bytes", n);
-		goto out;
-	}
-	r = JF_ERR_NOMEM;
-	if ((out->payload = malloc(n)) == NULL)
-		goto out;
-	memcpy(out->payload, LLVMGetBufferStart(obj), n);
-	out->payload_len = n;
-	out->m.key = key;
-	out->m.program_id = pid;
-	out->m.target = target;
-	out->m.payload_size = n;
-	jf_sha256(out->payload, n, out->m.payload_sha256);
-	if ((out->m.ns = strdup(req->ns ? req->ns : "")) == NULL ||
-	    (out->m.compiler = strdup(jf_compiler_id())) == NULL)
-		goto out;
-	out->m.producer = req->producer ? strdup(req->producer) : default_producer();
-	if (out->m.producer == NULL)
-		goto out;
-	if ((r = collect_symbols(mod, req, &out->m)) != 0) {
-		jf_seterr(err, errlen, r, "cannot record symbols: %s", jf_strerror(r));
-		goto out;
-	}
-	t.total_ns = jf_now_ns() - t0;
-	out->m.compile_ns = t.total_ns;
-	out->m.created_ms = jf_wall_ms();
-	r = 0;
-out:
-	if (r != 0) {
+	if ((r = stage_check(&j)) == 0 && (r = stage_parse(&j)) == 0 &&
+	    (r = stage_verify(&j)) == 0 && (r = stage_target(&j)) == 0 &&
+	    (r = stage_optimise(&j)) == 0 && (r = stage_emit(&j)) == 0)
+		r = artifact_fill(&j, out);
+	j.t.total_ns = jf_now_ns() - t0;
+	if (r == 0) {
+		out->m.compile_ns = j.t.total_ns;
+		out->m.created_ms = jf_wall_ms();
+	} else {
 		jf_artifact_free(out);
 		memset(out, 0, sizeof(*out));
 		if (err && errlen && err[0] == '\0')
 			jf_seterr(err, errlen, r, "%s", jf_strerror(r));
-		t.total_ns = jf_now_ns() - t0;
 	}
 	if (times != NULL)
-		*times = t;
-	if (emsg != NULL)
-		LLVMDisposeErrorMessage(emsg);
-	if (lerr != NULL)
-		LLVMConsumeError(lerr);
-	LLVMDisposeMessage(msg);
-	LLVMDisposeMessage(tm_layout);
-	if (pbo != NULL)
-		LLVMDisposePassBuilderOptions(pbo);
-	if (obj != NULL)
-		LLVMDisposeMemoryBuffer(obj);
-	if (td != NULL)
-		LLVMDisposeTargetData(td);
-	if (tm != NULL)
-		LLVMDisposeTargetMachine(tm);
-	if (mod != NULL)
-		LLVMDisposeModule(mod);
-	if (buf != NULL)
-		LLVMDisposeMemoryBuffer(buf);
-	if (ctx != NULL)
-		LLVMContextDispose(ctx);
+		*times = j.t;
+	job_dispose(&j);
 	return r;
 }

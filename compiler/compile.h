@@ -1,12 +1,15 @@
 /*
  * compile.h - the compile engine: LLVM IR in, artifact out.
  *
+ * It includes llvm_init.h and target.h, so a caller of the compiler needs
+ * only this header; neither of those includes this one.
+ *
  * jf_compile() runs in one process, with a fresh LLVMContext per job, and
  * never crashes on bad input it can detect: unparsable IR, IR that fails
  * the verifier, unknown CPUs or features, and a module whose triple or
  * data layout contradicts the request are all returned as errors with
  * LLVM's message. Input that makes LLVM itself crash or abort is the
- * sandbox's business (worker/sandbox.c, worker/pool.c), not this file's.
+ * sandbox's business (worker/sandbox.c, worker/child.c), not this file's.
  *
  * Output is deterministic: the module's source file name is fixed and
  * nothing time- or path-dependent reaches the object, so equal requests
@@ -20,18 +23,15 @@
 
 #include "common/blob.h"
 #include "common/key.h"
+#include "compiler/llvm_init.h"
+#include "compiler/target.h"
 
 #define JF_DEFAULT_MAX_IR (64u << 20)   /* 64 MiB */
 
 typedef struct jf_compile_req {
+	jf_spec_t spec;                 /* what to compile for (common/key.h) */
 	const uint8_t *ir;              /* .ll text or .bc bitcode (detected) */
 	size_t ir_len;
-	const char *ns;                 /* namespace, NULL = "" */
-	const jf_key_t *program_id;     /* NULL = SHA-256 of the IR */
-	const char *triple;             /* NULL/"" = host */
-	const char *cpu;                /* NULL/"" = portable baseline; "host" = this CPU */
-	const char *features;           /* NULL = none; with cpu "host": host's */
-	char opt;                       /* '0' '1' '2' '3' 's' 'z'; 0 = '2' */
 	const char *const *symbols;     /* exported symbols to keep; NULL = all defined */
 	size_t nsymbols;
 	size_t max_ir_bytes;            /* 0 = JF_DEFAULT_MAX_IR */
@@ -41,20 +41,6 @@ typedef struct jf_compile_req {
 typedef struct jf_compile_times {
 	uint64_t parse_ns, verify_ns, opt_ns, codegen_ns, total_ns;
 } jf_compile_times_t;
-
-/* One-time LLVM initialisation (targets, printers, parsers). Safe to call
- * more than once; the zygote calls it before forking workers. */
-int jf_llvm_init(void);
-
-/*
- * Resolve the request's target: fill in defaults (host triple, baseline
- * CPU), expand "host", canonicalise the features, and check that the CPU
- * and every feature exist for the target (LLVM itself only warns). Needs
- * no IR, so the master can derive the key and check the store first.
- * Returns 0, JF_ERR_TARGET or JF_ERR_INVAL, with a message in err.
- */
-int jf_target_resolve(const char *triple, const char *cpu, const char *features,
-    char opt, jf_target_t *out, char *err, size_t errlen);
 
 /* Resolve the target and derive the artifact key for a request, without
  * compiling. *target receives the resolved target. */

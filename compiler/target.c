@@ -21,8 +21,9 @@
 
 #include "jitfarm/error.h"
 #include "common/key.h"
+#include "common/mem.h"
 #include "common/util.h"
-#include "compiler/compile.h"
+#include "compiler/llvm_init.h"
 #include "compiler/llvm_shim.h"
 #include "compiler/target.h"
 
@@ -39,7 +40,7 @@ triple_arch(const char *triple, char *buf, size_t len)
 }
 
 int
-jf_triple_normalize(const char *in, char *out, size_t outlen)
+jf_target_triple_normalize(const char *in, char *out, size_t outlen)
 {
 	char *norm = LLVMNormalizeTargetTriple(in);
 	int r = 0;
@@ -74,14 +75,14 @@ triple_split(const char *triple, char parts[4][JF_TRIPLE_MAX])
 }
 
 int
-jf_triple_compatible(const char *module_triple, const char *want)
+jf_target_triple_compatible(const char *module_triple, const char *want)
 {
 	char a[JF_TRIPLE_MAX], b[JF_TRIPLE_MAX];
 	char pa[4][JF_TRIPLE_MAX], pb[4][JF_TRIPLE_MAX];
 	int i;
 
-	if (jf_triple_normalize(module_triple, a, sizeof(a)) != 0 ||
-	    jf_triple_normalize(want, b, sizeof(b)) != 0)
+	if (jf_target_triple_normalize(module_triple, a, sizeof(a)) != 0 ||
+	    jf_target_triple_normalize(want, b, sizeof(b)) != 0)
 		return 0;
 	if (strcmp(a, b) == 0)
 		return 1;
@@ -110,7 +111,7 @@ host_features(const char *triple, char *out, size_t outlen, char *err, size_t er
 
 	if (raw == NULL)
 		return JF_ERR_NOMEM;
-	if ((known = malloc(JF_FEATURES_MAX * 2)) == NULL) {
+	if ((known = jf_malloc(JF_FEATURES_MAX * 2)) == NULL) {
 		r = JF_ERR_NOMEM;
 		goto out;
 	}
@@ -125,20 +126,114 @@ host_features(const char *triple, char *out, size_t outlen, char *err, size_t er
 		jf_seterr(err, errlen, JF_ERR_TARGET, "host CPU features: %s",
 		    jf_strerror(r));
 out:
-	free(known);
+	jf_free(known);
 	LLVMDisposeMessage(raw);
 	return r == 0 ? 0 : JF_ERR_TARGET;
+}
+
+/* The triple: the request's, or LLVM's default (host) triple for
+ * NULL, "" and "host"; normalised, and known to LLVM. */
+static int
+triple_resolve(const char *triple, const char *deftriple, jf_target_t *out, char *err,
+    size_t errlen)
+{
+	LLVMTargetRef tgt = NULL;
+	char *lerr = NULL;
+	int r = 0;
+
+	if (triple == NULL || triple[0] == '\0' || strcmp(triple, "host") == 0)
+		triple = deftriple;
+	if (strlen(triple) >= JF_TRIPLE_MAX)
+		return jf_seterr(err, errlen, JF_ERR_TARGET, "target triple too long");
+	if (jf_target_triple_normalize(triple, out->triple, sizeof(out->triple)) != 0)
+		return jf_seterr(err, errlen, JF_ERR_TARGET, "bad target triple '%s'", triple);
+	if (LLVMGetTargetFromTriple(out->triple, &tgt, &lerr) != 0)
+		r = jf_seterr(err, errlen, JF_ERR_TARGET, "unknown target '%s': %s",
+		    out->triple, lerr ? lerr : "no such target");
+	LLVMDisposeMessage(lerr);
+	return r;
+}
+
+/* The CPU: the request's, the portable baseline for none, or this CPU
+ * for "host" (then its features go into host_feat, JF_FEATURES_MAX
+ * bytes); checked against the target's table. */
+static int
+cpu_resolve(const char *cpu, const char *deftriple, jf_target_t *out, char *host_feat,
+    char *err, size_t errlen)
+{
+	char arch[32], host_arch[32];
+	char *hostcpu = NULL;
+	int r = 0;
+
+	triple_arch(out->triple, arch, sizeof(arch));
+	if (cpu != NULL && strcmp(cpu, "host") == 0) {
+		triple_arch(deftriple, host_arch, sizeof(host_arch));
+		if (strcmp(arch, host_arch) != 0)
+			return jf_seterr(err, errlen, JF_ERR_TARGET,
+			    "cpu 'host' needs the host's architecture (%s), not %s",
+			    host_arch, arch);
+		if ((hostcpu = LLVMGetHostCPUName()) == NULL)
+			return JF_ERR_NOMEM;
+		cpu = hostcpu;
+		if ((r = host_features(out->triple, host_feat, JF_FEATURES_MAX, err,
+		    errlen)) != 0)
+			goto out;
+	} else if (cpu == NULL || cpu[0] == '\0') {
+		cpu = strcmp(arch, "x86_64") == 0 ? "x86-64-v2" : "generic";
+	}
+	if (strlen(cpu) >= JF_CPU_MAX)
+		r = jf_seterr(err, errlen, JF_ERR_TARGET, "cpu name too long");
+	else if (jf_llvm_cpu_valid(out->triple, cpu) != 1)
+		r = jf_seterr(err, errlen, JF_ERR_TARGET, "unknown cpu '%s' for target %s",
+		    cpu, out->triple);
+	else
+		jf_strlcpy(out->cpu, cpu, sizeof(out->cpu));
+out:
+	LLVMDisposeMessage(hostcpu);
+	return r;
+}
+
+/* The features: the host's (if any, already in merged) first, then the
+ * request's, so that the request's mention of a name wins in
+ * canonicalisation; every one must exist for the target. merged holds
+ * JF_FEATURES_MAX * 2 bytes, canon JF_FEATURES_MAX. */
+static int
+features_resolve(const char *features, char *merged, char *canon, jf_target_t *out,
+    char *err, size_t errlen)
+{
+	char bad[128];
+	size_t used = strlen(merged);
+	int n;
+
+	if (features != NULL && features[0] != '\0') {
+		if (used + strlen(features) + 2 > JF_FEATURES_MAX * 2)
+			return jf_seterr(err, errlen, JF_ERR_INVAL, "feature list too long");
+		if (used)
+			merged[used++] = ',';
+		strcpy(merged + used, features);
+	}
+	if (jf_features_canon(merged, canon, JF_FEATURES_MAX) != 0)
+		return jf_seterr(err, errlen, JF_ERR_INVAL,
+		    "bad feature list '%s' (want +name or -name, comma-separated)",
+		    features ? features : "");
+	n = jf_llvm_features_filter(out->triple, canon, merged, JF_FEATURES_MAX * 2,
+	    bad, sizeof(bad));
+	if (n < 0)
+		return jf_seterr(err, errlen, JF_ERR_TARGET,
+		    "cannot check features for target %s", out->triple);
+	if (n > 0)
+		return jf_seterr(err, errlen, JF_ERR_TARGET,
+		    "unknown cpu feature '%s' for target %s", bad, out->triple);
+	jf_strlcpy(out->features, canon, sizeof(out->features));
+	return 0;
 }
 
 int
 jf_target_resolve(const char *triple, const char *cpu, const char *features,
     char opt, jf_target_t *out, char *err, size_t errlen)
 {
-	char arch[32], host_arch[32], bad[128];
-	char *deftriple = NULL, *hostcpu = NULL, *lerr = NULL;
-	char *merged = NULL, *canon = NULL;
-	LLVMTargetRef tgt = NULL;
-	int r = JF_ERR_TARGET, n;
+	char *deftriple = NULL, *merged = NULL, *canon = NULL;
+	int r;
 
 	memset(out, 0, sizeof(*out));
 	if (err && errlen)
@@ -151,105 +246,19 @@ jf_target_resolve(const char *triple, const char *cpu, const char *features,
 		return jf_seterr(err, errlen, JF_ERR_INVAL,
 		    "bad opt level '%c' (want 0 1 2 3 s z)", opt);
 	out->opt = opt;
-
-	/* triple */
-	if ((deftriple = LLVMGetDefaultTargetTriple()) == NULL) {
-		r = JF_ERR_NOMEM;
+	r = JF_ERR_NOMEM;
+	if ((deftriple = LLVMGetDefaultTargetTriple()) == NULL ||
+	    (merged = jf_calloc(1, JF_FEATURES_MAX * 2)) == NULL ||
+	    (canon = jf_calloc(1, JF_FEATURES_MAX)) == NULL)
 		goto out;
-	}
-	if (triple == NULL || triple[0] == '\0' || strcmp(triple, "host") == 0)
-		triple = deftriple;
-	if (strlen(triple) >= JF_TRIPLE_MAX) {
-		r = jf_seterr(err, errlen, JF_ERR_TARGET, "target triple too long");
-		goto out;
-	}
-	if (jf_triple_normalize(triple, out->triple, sizeof(out->triple)) != 0) {
-		r = jf_seterr(err, errlen, JF_ERR_TARGET, "bad target triple '%s'", triple);
-		goto out;
-	}
-	if (LLVMGetTargetFromTriple(out->triple, &tgt, &lerr) != 0) {
-		r = jf_seterr(err, errlen, JF_ERR_TARGET, "unknown target '%s': %s",
-		    out->triple, lerr ? lerr : "no such target");
-		goto out;
-	}
-	triple_arch(out->triple, arch, sizeof(arch));
-
-	/* CPU, and features for "host" */
-	if ((merged = calloc(1, JF_FEATURES_MAX * 2)) == NULL ||
-	    (canon = calloc(1, JF_FEATURES_MAX)) == NULL) {
-		r = JF_ERR_NOMEM;
-		goto out;
-	}
-	if (cpu != NULL && strcmp(cpu, "host") == 0) {
-		triple_arch(deftriple, host_arch, sizeof(host_arch));
-		if (strcmp(arch, host_arch) != 0) {
-			r = jf_seterr(err, errlen, JF_ERR_TARGET,
-			    "cpu 'host' needs the host's architecture (%s), not %s",
-			    host_arch, arch);
-			goto out;
-		}
-		if ((hostcpu = LLVMGetHostCPUName()) == NULL) {
-			r = JF_ERR_NOMEM;
-			goto out;
-		}
-		cpu = hostcpu;
-		if ((r = host_features(out->triple, merged, JF_FEATURES_MAX, err,
-		    errlen)) != 0)
-			goto out;
-	} else if (cpu == NULL || cpu[0] == '\0') {
-		cpu = strcmp(arch, "x86_64") == 0 ? "x86-64-v2" : "generic";
-	}
-	if (strlen(cpu) >= JF_CPU_MAX) {
-		r = jf_seterr(err, errlen, JF_ERR_TARGET, "cpu name too long");
-		goto out;
-	}
-	if (jf_llvm_cpu_valid(out->triple, cpu) != 1) {
-		r = jf_seterr(err, errlen, JF_ERR_TARGET,
-		    "unknown cpu '%s' for target %s", cpu, out->triple);
-		goto out;
-	}
-	jf_strlcpy(out->cpu, cpu, sizeof(out->cpu));
-
-	/* features: the host's (if any) first, then the request's, so that
-	 * the request's mention of a name wins in canonicalisation */
-	if (features != NULL && features[0] != '\0') {
-		size_t used = strlen(merged);
-
-		if (used + strlen(features) + 2 > JF_FEATURES_MAX * 2) {
-			r = jf_seterr(err, errlen, JF_ERR_INVAL, "feature list too long");
-			goto out;
-		}
-		if (used)
-			merged[used++] = ',';
-		strcpy(merged + used, features);
-	}
-	if ((r = jf_features_canon(merged, canon, JF_FEATURES_MAX)) != 0) {
-		r = jf_seterr(err, errlen, JF_ERR_INVAL,
-		    "bad feature list '%s' (want +name or -name, comma-separated)",
-		    features ? features : "");
-		goto out;
-	}
-	n = jf_llvm_features_filter(out->triple, canon, merged, JF_FEATURES_MAX * 2,
-	    bad, sizeof(bad));
-	if (n < 0) {
-		r = jf_seterr(err, errlen, JF_ERR_TARGET,
-		    "cannot check features for target %s", out->triple);
-		goto out;
-	}
-	if (n > 0) {
-		r = jf_seterr(err, errlen, JF_ERR_TARGET,
-		    "unknown cpu feature '%s' for target %s", bad, out->triple);
-		goto out;
-	}
-	jf_strlcpy(out->features, canon, sizeof(out->features));
-	r = 0;
+	if ((r = triple_resolve(triple, deftriple, out, err, errlen)) == 0 &&
+	    (r = cpu_resolve(cpu, deftriple, out, merged, err, errlen)) == 0)
+		r = features_resolve(features, merged, canon, out, err, errlen);
 out:
 	if (r != 0)
 		memset(out, 0, sizeof(*out));
-	free(merged);
-	free(canon);
-	LLVMDisposeMessage(lerr);
-	LLVMDisposeMessage(hostcpu);
+	jf_free(merged);
+	jf_free(canon);
 	LLVMDisposeMessage(deftriple);
 	return r;
 }

@@ -18,7 +18,8 @@
 #include "jitfarm/error.h"
 #include "common/key.h"
 #include "common/util.h"
-#include "master/master.h"
+#include "common/mem.h"
+#include "master/auth.h"
 
 #define TOKEN_FILE_MAX (1u << 20)
 #define TOKEN_MIN 8
@@ -70,10 +71,7 @@ jf_auth_load(const char *path, jf_auth_t **out, char *err, size_t errlen)
 		    jf_strerror(r));
 		goto out;
 	}
-	if ((a = calloc(1, sizeof(*a))) == NULL) {
-		r = jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
-		goto out;
-	}
+	a = jf_xcalloc(1, sizeof(*a));
 	if (memchr(data, '\0', len) != NULL) {
 		r = jf_seterr(err, errlen, JF_ERR_FORMAT, "%s: NUL byte in token file", path);
 		goto out;
@@ -100,15 +98,8 @@ jf_auth_load(const char *path, jf_auth_t **out, char *err, size_t errlen)
 			goto out;
 		}
 		if (a->n == cap) {
-			size_t nc = cap ? cap * 2 : 8;
-			tok_t *nt = realloc(a->t, nc * sizeof(*nt));
-
-			if (nt == NULL) {
-				r = jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
-				goto out;
-			}
-			a->t = nt;
-			cap = nc;
+			cap = cap ? cap * 2 : 8;
+			a->t = jf_xreallocarray(a->t, cap, sizeof(*a->t));
 		}
 		jf_sha256(tok, strlen(tok), a->t[a->n].hash);
 		a->t[a->n].scopes = sc;
@@ -134,8 +125,8 @@ jf_auth_free(jf_auth_t *a)
 {
 	if (a == NULL)
 		return;
-	free(a->t);
-	free(a);
+	jf_free(a->t);
+	jf_free(a);
 }
 
 size_t

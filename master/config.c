@@ -22,7 +22,10 @@
 #include "jitfarm/error.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "master/master.h"
+#include "common/mem.h"
+#include "common/key.h"
+#include "storage/store.h"
+#include "master/config.h"
 
 enum otype { O_STR, O_INT, O_U64, O_LEVEL, O_LISTEN };
 
@@ -112,7 +115,7 @@ listen_clear(jf_mconfig_t *c)
 	int i;
 
 	for (i = 0; i < c->nlisten; i++)
-		free(c->listen[i]);
+		jf_free(c->listen[i]);
 	c->nlisten = 0;
 }
 
@@ -124,9 +127,7 @@ listen_add(jf_mconfig_t *c, const char *v, char *err, size_t errlen)
 		    JF_MASTER_MAX_LISTEN);
 	if (*v == '\0')
 		return jf_seterr(err, errlen, JF_ERR_INVAL, "empty --listen");
-	if ((c->listen[c->nlisten] = strdup(v)) == NULL)
-		return jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
-	c->nlisten++;
+	c->listen[c->nlisten++] = jf_xstrdup(v);
 	return 0;
 }
 
@@ -141,9 +142,8 @@ set_opt(jf_mconfig_t *c, const opt_t *o, const char *v, const char *from,
 
 	switch (o->type) {
 	case O_STR:
-		free(*(char **)field);
-		if ((*(char **)field = strdup(v)) == NULL)
-			return jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
+		jf_free(*(char **)field);
+		*(char **)field = jf_xstrdup(v);
 		return 0;
 	case O_INT:
 	case O_U64:
@@ -288,36 +288,12 @@ defaults(jf_mconfig_t *c)
 	c->quarantine_ttl_s = 600;
 }
 
-int
-jf_mconfig_load(jf_mconfig_t *c, int argc, char **argv, char *err, size_t errlen)
+/* The flags, last and strongest: --name value or --name=value. */
+static int
+load_flags(jf_mconfig_t *c, int argc, char **argv, char *err, size_t errlen)
 {
-	const char *cfg = getenv("JITFARM_CONFIG");
 	int i, r, flag_listens = 0;
 
-	defaults(c);
-	/* a first pass for --config and --help, which decide what comes next */
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			jf_mconfig_usage(stdout);
-			return 1;
-		}
-		if (strcmp(argv[i], "--version") == 0) {
-			printf("jitfarm-master %s\n", jf_compiler_id());
-			return 1;
-		}
-		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			cfg = argv[i + 1];
-		else if (strncmp(argv[i], "--config=", 9) == 0)
-			cfg = argv[i] + 9;
-	}
-	if (cfg != NULL && *cfg != '\0') {
-		if ((c->config_path = strdup(cfg)) == NULL)
-			return jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
-		if ((r = load_file(c, cfg, err, errlen)) != 0)
-			return r;
-	}
-	if ((r = load_env(c, err, errlen)) != 0)
-		return r;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *v, *eq;
 		const opt_t *o;
@@ -342,13 +318,21 @@ jf_mconfig_load(jf_mconfig_t *c, int argc, char **argv, char *err, size_t errlen
 		if ((r = set_opt(c, o, v, "command line", err, errlen)) != 0)
 			return r;
 	}
+	return 0;
+}
+
+/* What nothing set: defaults that depend on the machine or on other options. */
+static int
+fill_unset(jf_mconfig_t *c, char *err, size_t errlen)
+{
+	int r;
+
 	if (c->nlisten == 0 && (r = listen_add(c, "127.0.0.1:7070", err, errlen)) != 0)
 		return r;
 	if (c->store_url == NULL) {
 		char buf[1024];
 
-		if ((c->store_url = strdup(jf_store_default_url(buf, sizeof(buf)))) == NULL)
-			return jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
+		c->store_url = jf_xstrdup(jf_store_default_url(buf, sizeof(buf)));
 	}
 	if (c->workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -372,14 +356,46 @@ jf_mconfig_load(jf_mconfig_t *c, int argc, char **argv, char *err, size_t errlen
 	return 0;
 }
 
+int
+jf_mconfig_load(jf_mconfig_t *c, int argc, char **argv, char *err, size_t errlen)
+{
+	const char *cfg = getenv("JITFARM_CONFIG");
+	int i, r;
+
+	defaults(c);
+	/* a first pass for --config and --help, which decide what comes next */
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			jf_mconfig_usage(stdout);
+			return 1;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("jitfarm-master %s\n", jf_compiler_id());
+			return 1;
+		}
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			cfg = argv[i + 1];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			cfg = argv[i] + 9;
+	}
+	if (cfg != NULL && *cfg != '\0') {
+		c->config_path = jf_xstrdup(cfg);
+		if ((r = load_file(c, cfg, err, errlen)) != 0)
+			return r;
+	}
+	if ((r = load_env(c, err, errlen)) != 0 || (r = load_flags(c, argc, argv, err, errlen)) != 0)
+		return r;
+	return fill_unset(c, err, errlen);
+}
+
 void
 jf_mconfig_free(jf_mconfig_t *c)
 {
 	listen_clear(c);
-	free(c->store_url);
-	free(c->tokens_path);
-	free(c->signing_key_path);
-	free(c->name);
-	free(c->config_path);
+	jf_free(c->store_url);
+	jf_free(c->tokens_path);
+	jf_free(c->signing_key_path);
+	jf_free(c->name);
+	jf_free(c->config_path);
 	memset(c, 0, sizeof(*c));
 }

@@ -36,24 +36,27 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
+#include "common/buf.h"
+#include "common/json.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "common/util.h"
-#include "master/master.h"
+#include "master/events.h"
 
 #define RING 1024
 #define BATCH_MAX 512
 #define KEEPALIVE_S 10
-#define SUMMARY_MAX 4096
 #define BACKLOG_MAX (4u << 20)          /* unread bytes before a stream is dropped */
 
 typedef struct evrec {
 	char cursor[JF_CURSOR_MAX];
-	char *json;                     /* owned */
+	jf_key_t key;
+	char *json;                     /* owned (jf_free); NULL until summarised */
 } evrec_t;
 
 /* A batch of events from a watch, handed from a thread to the loop. */
 typedef struct batch {
-	jf_master_t *ms;
+	jf_events_t *ev;
 	evrec_t *e;
 	size_t n, cap;
 	int res;                        /* result of the watch (catch-up) */
@@ -62,7 +65,7 @@ typedef struct batch {
 } batch_t;
 
 typedef struct client {
-	jf_master_t *ms;
+	jf_events_t *ev;
 	struct evhttp_request *req;
 	struct evhttp_connection *con;
 	uint64_t t0;
@@ -75,6 +78,9 @@ typedef struct client {
 } client_t;
 
 struct jf_events {
+	jf_events_opts_t o;
+	jf_store_t *ws;                 /* the watcher's own handle */
+	int draining, closing;
 	pthread_t th;
 	int started;
 	atomic_int stop;
@@ -97,83 +103,84 @@ batch_free(batch_t *b)
 	if (b == NULL)
 		return;
 	for (i = 0; i < b->n; i++)
-		free(b->e[i].json);
-	free(b->e);
-	free(b);
+		jf_free(b->e[i].json);
+	jf_free(b->e);
+	jf_free(b);
 }
 
 static int
 batch_add_key(const jf_key_t *key, const char *cursor, void *arg)
 {
 	batch_t *b = arg;
-	char hex[JF_KEY_HEX_LEN + 1];
 
-	if (b->n == b->cap) {
-		size_t nc = b->cap ? b->cap * 2 : 16;
-		evrec_t *ne = realloc(b->e, nc * sizeof(*ne));
+	evrec_t e;
 
-		if (ne == NULL)
-			return JF_ERR_NOMEM;
-		b->e = ne;
-		b->cap = nc;
-	}
-	jf_key_hex(key, hex);
 	/* the key only, for now: the summary is filled in after the watch */
-	if ((b->e[b->n].json = strdup(hex)) == NULL)
+	memset(&e, 0, sizeof(e));
+	e.key = *key;
+	jf_strlcpy(e.cursor, cursor, sizeof(e.cursor));
+	if (JF_VEC_PUSH(b->e, b->n, b->cap, e) != 0)
 		return JF_ERR_NOMEM;
-	jf_strlcpy(b->e[b->n].cursor, cursor, sizeof(b->e[b->n].cursor));
-	b->n++;
 	return b->n >= BATCH_MAX ? 1 : 0;
 }
 
-/* Replace each bare key with its JSON summary from the manifest. */
+/* The event's JSON for a manifest read from the store (hostile input:
+ * every string goes through jansson, which escapes it). NULL when a
+ * string is not valid UTF-8 or without memory. */
+static json_t *
+summary_json(const char *hex, const jf_manifest_t *m, size_t len)
+{
+	char pid[JF_KEY_HEX_LEN + 1], opt[2] = { m->target.opt ? m->target.opt : '?', 0 };
+	json_t *j, *syms;
+	size_t i;
+
+	jf_key_hex(&m->program_id, pid);
+	j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:f,s:I,s:s}", "key", hex,
+	    "namespace", m->ns, "program", pid, "triple", m->target.triple, "cpu", m->target.cpu,
+	    "opt", opt, "size", (json_int_t)len, "payload_size", (json_int_t)m->payload_size,
+	    "compile_ms", (double)(m->compile_ns / 1000) / 1e3,
+	    "created_ms", (json_int_t)m->created_ms, "producer", m->producer);
+	if (j == NULL || (syms = json_array()) == NULL || json_object_set_new(j, "symbols", syms))
+		goto fail;
+	for (i = 0; i < m->nsymbols && i < 32; i++)
+		if (json_array_append_new(syms, json_string(m->symbols[i])) != 0)
+			goto fail;
+	return j;
+fail:
+	json_decref(j);
+	return NULL;
+}
+
+/* Fill each event's JSON summary from its manifest; an entry deleted
+ * since, unreadable or not text gets {"key": ...} alone. */
 static void
 batch_summarise(jf_store_t *s, batch_t *b)
 {
 	size_t i;
 
 	for (i = 0; i < b->n; i++) {
-		char *js = malloc(SUMMARY_MAX), hex[JF_KEY_HEX_LEN + 1], ns[2 * JF_NS_MAX];
-		char prod[256], pid[JF_KEY_HEX_LEN + 1], err[128];
+		char hex[JF_KEY_HEX_LEN + 1], err[128];
+		jf_buf_t out = JF_BUF_INIT;
 		jf_manifest_t m;
-		jf_key_t k;
 		uint8_t *blob = NULL;
-		size_t len = 0, j;
-		int n;
+		size_t len = 0;
+		json_t *j = NULL;
 
-		if (js == NULL)
-			continue;
-		jf_strlcpy(hex, b->e[i].json, sizeof(hex));
-		if (jf_key_from_hex(hex, &k) != 0 || jf_store_get_raw(s, &k, &blob, &len) != 0 ||
-		    jf_blob_peek(blob, len, &m, err, sizeof(err)) != 0) {
-			/* deleted since, or unreadable: the key alone */
-			snprintf(js, SUMMARY_MAX, "{\"key\":\"%s\"}", hex);
-			free(blob);
-			free(b->e[i].json);
-			b->e[i].json = js;
-			continue;
+		jf_key_hex(&b->e[i].key, hex);
+		if (jf_store_get_raw(s, &b->e[i].key, &blob, &len) == 0 &&
+		    jf_blob_peek(blob, len, &m, err, sizeof(err)) == 0) {
+			j = summary_json(hex, &m, len);
+			jf_manifest_free(&m);
 		}
-		jf_json_escape(m.ns, ns, sizeof(ns));
-		jf_json_escape(m.producer, prod, sizeof(prod));
-		jf_key_hex(&m.program_id, pid);
-		n = snprintf(js, SUMMARY_MAX, "{\"key\":\"%s\",\"namespace\":\"%s\",\"program\":\"%s\","
-		    "\"triple\":\"%s\",\"cpu\":\"%s\",\"opt\":\"%c\",\"size\":%zu,"
-		    "\"payload_size\":%llu,\"compile_ms\":%.3f,\"created_ms\":%llu,"
-		    "\"producer\":\"%s\",\"symbols\":[", hex, ns, pid, m.target.triple, m.target.cpu,
-		    m.target.opt ? m.target.opt : '?', len, (unsigned long long)m.payload_size,
-		    (double)m.compile_ns / 1e6, (unsigned long long)m.created_ms, prod);
-		for (j = 0; j < m.nsymbols && j < 32 && n > 0 && n < SUMMARY_MAX - 300; j++) {
-			char sym[200];
-
-			jf_json_escape(m.symbols[j], sym, sizeof(sym));
-			n += snprintf(js + n, (size_t)(SUMMARY_MAX - n), "%s\"%s\"", j ? "," : "", sym);
+		jf_free(blob);  /* the store's buffer */
+		if (j == NULL)
+			j = json_pack("{s:s}", "key", hex);
+		if (j != NULL && jf_json_dump(j, &out) == 0) {
+			jf_free(b->e[i].json);
+			b->e[i].json = (char *)jf_buf_steal(&out, NULL);
 		}
-		if (n > 0 && n < SUMMARY_MAX - 8)
-			snprintf(js + n, (size_t)(SUMMARY_MAX - n), "]}");
-		jf_manifest_free(&m);
-		free(blob);
-		free(b->e[i].json);
-		b->e[i].json = js;
+		json_decref(j);
+		jf_buf_free(&out);
 	}
 }
 
@@ -186,7 +193,7 @@ client_send(client_t *c, const evrec_t *e)
 
 	struct bufferevent *bev;
 
-	if (c->dead || c->slow || (b = evbuffer_new()) == NULL)
+	if (c->dead || c->slow || e->json == NULL || (b = evbuffer_new()) == NULL)
 		return;
 	/* a client that stops reading must not make the master buffer the
 	 * feed for it without bound */
@@ -200,7 +207,7 @@ client_send(client_t *c, const evrec_t *e)
 	evhttp_send_reply_chunk(c->req, b);
 	evbuffer_free(b);
 	jf_strlcpy(c->cursor, e->cursor, sizeof(c->cursor));
-	c->ms->m.events_sent++;
+	c->ev->o.m->events_sent++;
 }
 
 static void
@@ -221,17 +228,18 @@ static void
 on_client_close(struct evhttp_connection *con, void *arg)
 {
 	client_t *c = arg;
-	jf_master_t *ms = c->ms;
+	jf_events_t *ev = c->ev;
 
-	client_unlink(ms->ev, c);
-	jf_reply_finish(ms, c->req, JF_ROUTE_EVENTS, c->t0, 200, NULL, "closed", 0);
+	(void)con;
+	client_unlink(ev, c);
+	jf_reply_finish(ev->o.rp, c->req, JF_ROUTE_EVENTS, c->t0, 200, NULL, "closed", 0);
 	/* a detached request is ours to finish; it frees it */
-	if (evhttp_request_get_connection(c->req) == NULL && !ms->closing)
+	if (evhttp_request_get_connection(c->req) == NULL && !ev->closing)
 		evhttp_send_reply_end(c->req);
 	if (c->catching)
 		c->dead = 1;            /* the catch-up job frees it */
 	else
-		free(c);
+		jf_free(c);
 }
 
 /* Index of cursor in the ring (0 = oldest), or -1. */
@@ -264,14 +272,14 @@ static void catchup_start(client_t *c);
  * connection runs on_client_close, which unlinks and frees the client,
  * so the list is walked again from the start after each one. */
 static void
-drop_slow(jf_master_t *ms)
+drop_slow(jf_events_t *ev)
 {
 	client_t *c;
 	int again = 1;
 
 	while (again) {
 		again = 0;
-		for (c = ms->ev->clients; c != NULL; c = c->next)
+		for (c = ev->clients; c != NULL; c = c->next)
 			if (c->slow && !c->catching) {
 				jf_warn("msg=\"dropping an event stream that stopped reading\"");
 				evhttp_connection_free(c->con);
@@ -286,19 +294,18 @@ static void
 on_watch_batch(void *arg)
 {
 	batch_t *b = arg;
-	jf_master_t *ms = b->ms;
-	jf_events_t *ev = ms->ev;
+	jf_events_t *ev = b->ev;
 	client_t *c;
 	size_t i;
 
-	if (ms->closing || ev == NULL) {
+	if (ev->closing) {
 		batch_free(b);
 		return;
 	}
 	for (i = 0; i < b->n; i++) {
 		evrec_t *slot = &ev->ring[ev->head];
 
-		free(slot->json);
+		jf_free(slot->json);
 		*slot = b->e[i];        /* the ring now owns the json */
 		b->e[i].json = NULL;
 		ev->head = (ev->head + 1) % RING;
@@ -310,7 +317,7 @@ on_watch_batch(void *arg)
 	}
 	b->n = 0;
 	batch_free(b);
-	drop_slow(ms);
+	drop_slow(ev);
 }
 
 static void
@@ -331,14 +338,13 @@ catchup_done(void *arg)
 {
 	batch_t *b = arg;
 	client_t *c = b->c;
-	jf_master_t *ms = b->ms;
-	jf_events_t *ev = ms->ev;
+	jf_events_t *ev = b->ev;
 	size_t i;
 	int idx;
 
 	c->catching = 0;
-	if (c->dead || ms->closing) {
-		free(c);
+	if (c->dead || ev->closing) {
+		jf_free(c);
 		batch_free(b);
 		return;
 	}
@@ -375,54 +381,46 @@ catchup_done(void *arg)
 static void
 catchup_start(client_t *c)
 {
-	batch_t *b = calloc(1, sizeof(*b));
+	batch_t *b = jf_xcalloc(1, sizeof(*b));
 
-	if (b == NULL) {
-		c->live = 1;
-		return;
-	}
-	b->ms = c->ms;
+	b->ev = c->ev;
 	b->c = c;
 	b->res = JF_ERR_CLOSED;
 	jf_strlcpy(b->cursor, c->cursor, sizeof(b->cursor));
 	c->catching = 1;
-	if (jf_storeq_submit(c->ms->sq, catchup_job, catchup_done, b) != 0) {
+	if (jf_storeq_submit(c->ev->o.sq, catchup_job, catchup_done, b) != 0) {
 		c->catching = 0;
 		c->live = 1;
-		free(b);
+		jf_free(b);
 	}
 }
 
 void
-jf_events_serve(jf_master_t *ms, struct evhttp_request *req, uint64_t t0)
+jf_events_serve(jf_events_t *ev, struct evhttp_request *req, uint64_t t0)
 {
-	jf_events_t *ev = ms->ev;
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	const char *last;
 	client_t *c;
 	int idx;
 
-	if (ev == NULL || ev->unsupported) {
-		jf_reply_error(ms, req, JF_ROUTE_EVENTS, t0, 501, JF_ERR_UNSUPPORTED, NULL,
+	if (ev->unsupported) {
+		jf_reply_error(ev->o.rp, req, JF_ROUTE_EVENTS, t0, 501, JF_ERR_UNSUPPORTED, NULL,
 		    "this store has no change feed");
 		return;
 	}
-	if (ms->draining) {
-		jf_reply_error(ms, req, JF_ROUTE_EVENTS, t0, 503, JF_ERR_CLOSED, NULL,
+	if (ev->draining) {
+		jf_reply_error(ev->o.rp, req, JF_ROUTE_EVENTS, t0, 503, JF_ERR_CLOSED, NULL,
 		    "the master is shutting down");
 		return;
 	}
 	last = evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
 	if (last != NULL && (strlen(last) >= JF_CURSOR_MAX || strpbrk(last, "\r\n") != NULL)) {
-		jf_reply_error(ms, req, JF_ROUTE_EVENTS, t0, 400, JF_ERR_INVAL, NULL,
+		jf_reply_error(ev->o.rp, req, JF_ROUTE_EVENTS, t0, 400, JF_ERR_INVAL, NULL,
 		    "bad Last-Event-ID");
 		return;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		jf_reply_error(ms, req, JF_ROUTE_EVENTS, t0, 503, JF_ERR_NOMEM, NULL, "out of memory");
-		return;
-	}
-	c->ms = ms;
+	c = jf_xcalloc(1, sizeof(*c));
+	c->ev = ev;
 	c->req = req;
 	c->t0 = t0;
 	c->con = evhttp_request_get_connection(req);
@@ -452,10 +450,12 @@ jf_events_serve(jf_master_t *ms, struct evhttp_request *req, uint64_t t0)
 static void
 on_keepalive(evutil_socket_t fd, short what, void *arg)
 {
-	jf_master_t *ms = arg;
+	jf_events_t *ev = arg;
 	client_t *c;
 
-	for (c = ms->ev->clients; c != NULL; c = c->next) {
+	(void)fd;
+	(void)what;
+	for (c = ev->clients; c != NULL; c = c->next) {
 		struct evbuffer *b;
 
 		if (c->slow || (b = evbuffer_new()) == NULL)
@@ -464,148 +464,126 @@ on_keepalive(evutil_socket_t fd, short what, void *arg)
 		evhttp_send_reply_chunk(c->req, b);
 		evbuffer_free(b);
 	}
-	drop_slow(ms);
+	drop_slow(ev);
 }
 
 unsigned
-jf_events_clients(jf_master_t *ms)
+jf_events_clients(const jf_events_t *ev)
 {
-	return ms->ev != NULL ? ms->ev->nclients : 0;
+	return ev != NULL ? ev->nclients : 0;
 }
 
 /* --- the watcher thread ------------------------------------------------------- */
 
-typedef struct wctx {
-	jf_master_t *ms;
-	jf_store_t *s;
-} wctx_t;
-
 static void *
 watcher(void *arg)
 {
-	wctx_t *w = arg;
-	jf_master_t *ms = w->ms;
-	jf_events_t *ev = ms->ev;
+	jf_events_t *ev = arg;
 	char cursor[JF_CURSOR_MAX];
 	int r;
 
 	jf_strlcpy(cursor, ev->start_cursor, sizeof(cursor));
 	while (!atomic_load(&ev->stop)) {
-		batch_t *b = calloc(1, sizeof(*b));
+		batch_t *b = jf_xcalloc(1, sizeof(*b));
 
-		if (b == NULL) {
-			usleep(100000);
-			continue;
-		}
-		b->ms = ms;
-		r = jf_store_watch(w->s, cursor, sizeof(cursor), 500, batch_add_key, b);
+		b->ev = ev;
+		r = jf_store_watch(ev->ws, cursor, sizeof(cursor), 500, batch_add_key, b);
 		if (r == JF_ERR_RESYNC) {
 			jf_warn("msg=\"change feed cursor lost; resuming at the end\" cursor=%s",
 			    cursor);
-			jf_store_cursor(w->s, cursor, sizeof(cursor));
+			jf_store_cursor(ev->ws, cursor, sizeof(cursor));
 		} else if (r < 0 && r != JF_ERR_TIMEOUT) {
 			jf_warn("msg=\"store watch failed\" err=%s detail=\"%s\"", jf_errname(r),
-			    jf_store_errstr(w->s));
+			    jf_store_errstr(ev->ws));
 			usleep(500000);
 		}
 		if (b->n == 0) {
 			batch_free(b);
 			continue;
 		}
-		batch_summarise(w->s, b);
-		if (jf_storeq_post(ms->sq, on_watch_batch, b) != 0)
+		batch_summarise(ev->ws, b);
+		if (jf_storeq_post(ev->o.sq, on_watch_batch, b) != 0)
 			batch_free(b);
 	}
-	jf_store_close(w->s);
-	free(w);
 	return NULL;
 }
 
 int
-jf_events_start(jf_master_t *ms, char *err, size_t errlen)
+jf_events_start(const jf_events_opts_t *o, jf_events_t **out, char *err, size_t errlen)
 {
-	jf_events_t *ev;
-	wctx_t *w = NULL;
+	jf_events_t *ev = jf_xcalloc(1, sizeof(*ev));
 	jf_store_opts_t so = { .read_only = 1 };
 	struct timeval ka = { KEEPALIVE_S, 0 };
 	int r;
 
-	if ((ev = calloc(1, sizeof(*ev))) == NULL)
-		return jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
-	ms->ev = ev;
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		return jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
-	w->ms = ms;
-	if ((r = jf_store_open(ms->cfg.store_url, &so, &w->s, err, errlen)) != 0)
-		goto fail;
-	r = jf_store_cursor(w->s, ev->start_cursor, sizeof(ev->start_cursor));
+	ev->o = *o;
+	*out = ev;
+	if ((r = jf_store_open(o->store_url, &so, &ev->ws, err, errlen)) != 0)
+		return r;
+	r = jf_store_cursor(ev->ws, ev->start_cursor, sizeof(ev->start_cursor));
 	if (r == JF_ERR_UNSUPPORTED) {
 		jf_warn("msg=\"store has no change feed; /v1/events disabled\" store=%s",
-		    jf_store_scheme(w->s));
+		    jf_store_scheme(ev->ws));
 		ev->unsupported = 1;
-		r = 0;
-		goto fail;
+		return 0;
 	}
-	if (r != 0) {
-		r = jf_seterr(err, errlen, r, "cannot read the store's change-feed cursor: %s",
-		    jf_store_errstr(w->s));
-		goto fail;
-	}
-	if ((ev->keepalive = event_new(ms->base, -1, EV_PERSIST, on_keepalive, ms)) == NULL ||
-	    event_add(ev->keepalive, &ka) != 0) {
-		r = jf_seterr(err, errlen, JF_ERR_SYSTEM, "cannot add the keep-alive timer");
-		goto fail;
-	}
-	if ((errno = pthread_create(&ev->th, NULL, watcher, w)) != 0) {
-		r = jf_seterr(err, errlen, JF_ERR_SYSTEM, "pthread_create: %s", strerror(errno));
-		goto fail;
-	}
+	if (r != 0)
+		return jf_seterr(err, errlen, r, "cannot read the store's change-feed cursor: %s",
+		    jf_store_errstr(ev->ws));
+	if ((ev->keepalive = event_new(o->base, -1, EV_PERSIST, on_keepalive, ev)) == NULL ||
+	    event_add(ev->keepalive, &ka) != 0)
+		return jf_seterr(err, errlen, JF_ERR_SYSTEM, "cannot add the keep-alive timer");
+	if ((errno = pthread_create(&ev->th, NULL, watcher, ev)) != 0)
+		return jf_seterr(err, errlen, JF_ERR_SYSTEM, "pthread_create: %s", strerror(errno));
 	ev->started = 1;
 	return 0;
-fail:
-	if (w != NULL) {
-		jf_store_close(w->s);
-		free(w);
-	}
-	return r;
 }
 
 void
-jf_events_close_all(jf_master_t *ms)
+jf_events_close_all(jf_events_t *ev)
 {
-	jf_events_t *ev = ms->ev;
 	client_t *c;
 
 	if (ev == NULL)
 		return;
+	ev->draining = 1;
 	while ((c = ev->clients) != NULL) {
 		ev->clients = c->next;
 		ev->nclients--;
 		evhttp_connection_set_closecb(c->con, NULL, NULL);
-		jf_reply_finish(ms, c->req, JF_ROUTE_EVENTS, c->t0, 200, NULL, "closed", 0);
+		jf_reply_finish(ev->o.rp, c->req, JF_ROUTE_EVENTS, c->t0, 200, NULL, "closed", 0);
 		evhttp_send_reply_end(c->req);
 		if (c->catching)
 			c->dead = 1;
 		else
-			free(c);
+			jf_free(c);
 	}
 }
 
 void
-jf_events_stop(jf_master_t *ms)
+jf_events_stop(jf_events_t *ev)
 {
-	jf_events_t *ev = ms->ev;
+	if (ev == NULL)
+		return;
+	ev->closing = 1;
+	atomic_store(&ev->stop, 1);
+	if (ev->started)
+		pthread_join(ev->th, NULL);
+	ev->started = 0;
+}
+
+void
+jf_events_free(jf_events_t *ev)
+{
 	unsigned i;
 
 	if (ev == NULL)
 		return;
-	atomic_store(&ev->stop, 1);
-	if (ev->started)
-		pthread_join(ev->th, NULL);
+	jf_events_stop(ev);
 	if (ev->keepalive != NULL)
 		event_free(ev->keepalive);
+	jf_store_close(ev->ws);
 	for (i = 0; i < RING; i++)
-		free(ev->ring[i].json);
-	free(ev);
-	ms->ev = NULL;
+		jf_free(ev->ring[i].json);
+	jf_free(ev);
 }

@@ -5,10 +5,9 @@
  * token's scope, validates every parameter, and hands the work to the
  * scheduler (compiles), to a store thread (artifacts, listing, readiness)
  * or answers at once (metrics, health). Every request is answered exactly
- * once through the reply helpers below, which also count it in the
- * metrics and write its one structured log line; evhttp frees a request
- * whose client went away when that answer is sent, so a late answer to a
- * vanished client is harmless.
+ * once through reply.h, which also counts it in the metrics and writes
+ * its one structured log line. The scheduler never sees the request: it
+ * calls on_compiled below with the result, and this file answers.
  *
  * Hostile clients: evhttp limits the request head (--max-header-bytes)
  * and body (--max-request-bytes) and drops connections idle past
@@ -19,6 +18,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,208 +37,12 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
+#include "common/json.h"
 #include "common/log.h"
+#include "common/mem.h"
+#include "common/url.h"
 #include "common/util.h"
-#include "master/master.h"
-
-/* --- replies ------------------------------------------------------------------ */
-
-void
-jf_json_escape(const char *in, char *out, size_t outlen)
-{
-	size_t o = 0;
-
-	if (outlen == 0)
-		return;
-	for (; in != NULL && *in != '\0' && o + 7 < outlen; in++) {
-		unsigned char c = (unsigned char)*in;
-
-		if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)c;
-		} else if (c == '\n') {
-			out[o++] = '\\';
-			out[o++] = 'n';
-		} else if (c < 0x20 || c == 0x7f) {
-			o += (size_t)snprintf(out + o, outlen - o, "\\u%04x", c);
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	out[o] = '\0';
-}
-
-int
-jf_status_for(int err)
-{
-	switch (err) {
-	case 0:
-		return 200;
-	case JF_ERR_PARSE: case JF_ERR_VERIFY: case JF_ERR_TARGET: case JF_ERR_INVAL:
-	case JF_ERR_FORMAT:
-		return 400;
-	case JF_ERR_AUTH:
-		return 401;
-	case JF_ERR_NOTFOUND:
-		return 404;
-	case JF_ERR_TOOBIG:
-		return 413;
-	case JF_ERR_COMPILE: case JF_ERR_CRASH: case JF_ERR_FATAL: case JF_ERR_TIMEOUT:
-	case JF_ERR_OOM: case JF_ERR_QUARANTINED:
-		return 422;
-	case JF_ERR_STORE: case JF_ERR_IO: case JF_ERR_READONLY: case JF_ERR_INTEGRITY:
-	case JF_ERR_SIGNATURE:
-		return 502;
-	case JF_ERR_BUSY: case JF_ERR_CLOSED: case JF_ERR_NOMEM:
-		return 503;
-	default:
-		return 500;
-	}
-}
-
-static const char *
-method_name(struct evhttp_request *req)
-{
-	switch (evhttp_request_get_command(req)) {
-	case EVHTTP_REQ_GET: return "GET";
-	case EVHTTP_REQ_POST: return "POST";
-	case EVHTTP_REQ_HEAD: return "HEAD";
-	case EVHTTP_REQ_PUT: return "PUT";
-	case EVHTTP_REQ_DELETE: return "DELETE";
-	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-	default: return "OTHER";
-	}
-}
-
-/* Count answers still being written, so a drain waits for them. */
-static void
-on_sent(struct evhttp_request *req, void *arg)
-{
-	jf_master_t *ms = arg;
-
-	if (ms->sending > 0)
-		ms->sending--;
-	jf_master_maybe_done(ms);
-}
-
-static void
-send_reply(jf_master_t *ms, struct evhttp_request *req, int status, const char *reason,
-    struct evbuffer *b)
-{
-	if (evhttp_request_get_connection(req) != NULL) {
-		ms->sending++;
-		evhttp_request_set_on_complete_cb(req, on_sent, ms);
-	}
-	evhttp_send_reply(req, status, reason, b);
-}
-
-void
-jf_reply_finish(jf_master_t *ms, struct evhttp_request *req, int route, uint64_t t0,
-    int status, const char *key, const char *result, size_t bytes)
-{
-	uint64_t ns = jf_now_ns() - t0;
-	const char *uri = evhttp_request_get_uri(req);
-	char path[160];
-	size_t n;
-
-	jf_metrics_request(&ms->m, route, status, ns);
-	if (jf_log_get_level() < JF_LOG_INFO)
-		return;
-	/* the path only, bounded, without the query */
-	n = uri != NULL ? strcspn(uri, "? \"") : 0;
-	if (n >= sizeof(path))
-		n = sizeof(path) - 1;
-	memcpy(path, uri != NULL ? uri : "", n);
-	path[n] = '\0';
-	jf_info("req method=%s path=%s route=%s status=%d key=%s result=%s bytes=%zu ms=%.3f",
-	    method_name(req), path, jf_route_name(route), status,
-	    key != NULL && *key ? key : "-", result != NULL ? result : "-", bytes,
-	    (double)ns / 1e6);
-}
-
-void
-jf_reply_error(jf_master_t *ms, struct evhttp_request *req, int route, uint64_t t0,
-    int status, int code, const char *key, const char *msg)
-{
-	struct evbuffer *b = evbuffer_new();
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	char esc[2048];
-
-	jf_json_escape(msg != NULL ? msg : jf_strerror(code), esc, sizeof(esc));
-	if (b != NULL)
-		evbuffer_add_printf(b, "{\"error\":\"%s\",\"message\":\"%s\"}\n",
-		    jf_errname(code), esc);
-	evhttp_add_header(h, "Content-Type", "application/json");
-	if (status == 503)
-		evhttp_add_header(h, "Retry-After", code == JF_ERR_CLOSED ? "5" : "1");
-	if (status == 401)
-		evhttp_add_header(h, "WWW-Authenticate", "Bearer realm=\"jitfarm\"");
-	if (key != NULL && *key)
-		evhttp_add_header(h, "X-Jitfarm-Key", key);
-	jf_reply_finish(ms, req, route, t0, status, key, jf_errname(code),
-	    b != NULL ? evbuffer_get_length(b) : 0);
-	send_reply(ms, req, status, NULL, b);
-	if (b != NULL)
-		evbuffer_free(b);
-}
-
-void
-jf_reply_blob(jf_master_t *ms, struct evhttp_request *req, int route, uint64_t t0,
-    const uint8_t *blob, size_t len, const char *key, const char *cache)
-{
-	struct evbuffer *b = evbuffer_new();
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-
-	if (b == NULL || evbuffer_add(b, blob, len) != 0) {
-		if (b != NULL)
-			evbuffer_free(b);
-		jf_reply_error(ms, req, route, t0, 503, JF_ERR_NOMEM, key, "out of memory");
-		return;
-	}
-	evhttp_add_header(h, "Content-Type", "application/vnd.jitfarm.artifact");
-	evhttp_add_header(h, "X-Jitfarm-Key", key);
-	if (cache != NULL)
-		evhttp_add_header(h, "X-Jitfarm-Cache", cache);
-	/* artifacts are immutable: a key names one byte string forever */
-	evhttp_add_header(h, "Cache-Control", "public, max-age=31536000, immutable");
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
-		char cl[32];
-
-		/* evhttp sends no body for HEAD and would not say its size */
-		snprintf(cl, sizeof(cl), "%zu", len);
-		evhttp_add_header(h, "Content-Length", cl);
-	}
-	jf_reply_finish(ms, req, route, t0, 200, key, cache != NULL ? cache : "ok", len);
-	send_reply(ms, req, 200, "OK", b);
-	evbuffer_free(b);
-}
-
-void
-jf_reply_json(jf_master_t *ms, struct evhttp_request *req, int route, uint64_t t0,
-    int status, const char *key, const char *result, const char *json)
-{
-	struct evbuffer *b = evbuffer_new();
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-
-	if (b != NULL)
-		evbuffer_add(b, json, strlen(json));
-	evhttp_add_header(h, "Content-Type", "application/json");
-	if (key != NULL && *key)
-		evhttp_add_header(h, "X-Jitfarm-Key", key);
-	jf_reply_finish(ms, req, route, t0, status, key, result, strlen(json));
-	send_reply(ms, req, status, NULL, b);
-	if (b != NULL)
-		evbuffer_free(b);
-}
-
-static void
-reply_text(jf_master_t *ms, struct evhttp_request *req, int route, uint64_t t0, int status,
-    const char *ctype, struct evbuffer *b, const char *result)
-{
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", ctype);
-	jf_reply_finish(ms, req, route, t0, status, NULL, result, evbuffer_get_length(b));
-	send_reply(ms, req, status, NULL, b);
-}
+#include "master/http.h"
 
 /* --- auth --------------------------------------------------------------------- */
 
@@ -254,7 +58,7 @@ authorize(jf_master_t *ms, struct evhttp_request *req, int route, uint64_t t0, i
 		return 1;
 	h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
-		jf_reply_error(ms, req, route, t0, 401, JF_ERR_AUTH, NULL,
+		jf_reply_error(&ms->rp, req, route, t0, 401, JF_ERR_AUTH, NULL,
 		    "a bearer token is required");
 		return 0;
 	}
@@ -262,11 +66,11 @@ authorize(jf_master_t *ms, struct evhttp_request *req, int route, uint64_t t0, i
 	while (*h == ' ')
 		h++;
 	if ((have = jf_auth_check(ms->auth, h, &name)) == 0) {
-		jf_reply_error(ms, req, route, t0, 401, JF_ERR_AUTH, NULL, "unknown token");
+		jf_reply_error(&ms->rp, req, route, t0, 401, JF_ERR_AUTH, NULL, "unknown token");
 		return 0;
 	}
 	if ((have & scope) != scope) {
-		jf_reply_error(ms, req, route, t0, 403, JF_ERR_AUTH, NULL,
+		jf_reply_error(&ms->rp, req, route, t0, 403, JF_ERR_AUTH, NULL,
 		    scope == JF_SCOPE_ADMIN ? "this needs the admin scope" :
 		    scope == JF_SCOPE_COMPILE ? "this needs the compile scope" :
 		    "this needs the read scope");
@@ -288,115 +92,162 @@ charset_ok(const char *s, const char *extra)
 	return 1;
 }
 
+/* The string parameters of a compile: where each goes and what it may hold. */
+static const struct {
+	const char *name, *extra;
+	size_t off, cap;
+} str_params[] = {
+	{ "triple", "-_.", offsetof(jf_spec_t, triple), JF_TRIPLE_MAX },
+	{ "cpu", "-_.", offsetof(jf_spec_t, cpu), JF_CPU_MAX },
+	{ "features", "-_.,+ ", offsetof(jf_spec_t, features), JF_FEATURES_MAX },
+	{ "namespace", "-_./:@+", offsetof(jf_spec_t, ns), JF_NS_MAX },
+};
+
+static const char *const compile_params[] = {
+	"opt", "triple", "cpu", "features", "namespace", "program", "wait", NULL,
+};
+
+/* One parameter of a compile into cr. */
 static int
-param(const char *name, const char *v, char *dst, size_t dlen, const char *extra,
-    char *err, size_t errlen)
+compile_param_set(jf_creq_t *cr, const char *k, const char *v, char *err, size_t errlen)
 {
-	if (jf_strlcpy(dst, v, dlen) >= dlen)
-		return jf_seterr(err, errlen, JF_ERR_INVAL, "parameter %s is too long", name);
-	if (extra != NULL && !charset_ok(v, extra))
-		return jf_seterr(err, errlen, JF_ERR_INVAL, "parameter %s has bad characters",
-		    name);
-	return 0;
+	size_t i;
+
+	if (strcmp(k, "opt") == 0) {
+		if (v[0] == 'O' || v[0] == 'o')
+			v++;
+		if (strlen(v) != 1 || !jf_opt_valid(v[0]))
+			return jf_seterr(err, errlen, JF_ERR_INVAL, "opt must be 0, 1, 2, 3, s or z");
+		cr->spec.opt = v[0];
+		return 0;
+	}
+	if (strcmp(k, "program") == 0) {
+		if (strlen(v) != JF_KEY_HEX_LEN || jf_key_from_hex(v, &cr->spec.program_id) != 0)
+			return jf_seterr(err, errlen, JF_ERR_INVAL, "program must be 64 hex digits");
+		cr->spec.has_program = 1;
+		return 0;
+	}
+	if (strcmp(k, "wait") == 0) {
+		if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+			return jf_seterr(err, errlen, JF_ERR_INVAL, "wait must be 0 or 1");
+		cr->wait = v[0] == '1';
+		return 0;
+	}
+	for (i = 0; i < sizeof(str_params) / sizeof(str_params[0]); i++) {
+		if (strcmp(k, str_params[i].name) != 0)
+			continue;
+		if (jf_strlcpy((char *)&cr->spec + str_params[i].off, v, str_params[i].cap) >=
+		    str_params[i].cap)
+			return jf_seterr(err, errlen, JF_ERR_INVAL, "parameter %s is too long", k);
+		if (!charset_ok(v, str_params[i].extra))
+			return jf_seterr(err, errlen, JF_ERR_INVAL,
+			    "parameter %s has bad characters", k);
+		return 0;
+	}
+	return jf_seterr(err, errlen, JF_ERR_INVAL, "unknown parameter");
 }
 
+/* The query of POST /v1/compile: strict (common/url.h), so a name given
+ * twice, a NUL or an unknown name is a 400, and '+' stays a plus. */
 static int
-parse_compile_query(const char *query, jf_creq_t *cr, char *err, size_t errlen)
+compile_query_parse(const char *query, jf_creq_t *cr, char *err, size_t errlen)
 {
-	struct evkeyvalq q;
-	struct evkeyval *kv;
-	int r = 0;
+	jf_query_t *q = jf_xmalloc(sizeof(*q));
+	int r, i;
 
 	memset(cr, 0, sizeof(*cr));
 	cr->wait = 1;
-	TAILQ_INIT(&q);
-	if (query != NULL && evhttp_parse_query_str(query, &q) != 0)
-		return jf_seterr(err, errlen, JF_ERR_INVAL, "malformed query string");
-	TAILQ_FOREACH(kv, &q, next) {
-		const char *k = kv->key, *v = kv->value;
-
-		if (strcmp(k, "opt") == 0) {
-			if (v[0] == 'O' || v[0] == 'o')
-				v++;
-			if (strlen(v) != 1 || !jf_opt_valid(v[0])) {
-				r = jf_seterr(err, errlen, JF_ERR_INVAL,
-				    "opt must be 0, 1, 2, 3, s or z");
-				goto out;
-			}
-			cr->opt = v[0];
-		} else if (strcmp(k, "triple") == 0) {
-			if ((r = param(k, v, cr->triple, sizeof(cr->triple), "-_.", err, errlen)) != 0)
-				goto out;
-		} else if (strcmp(k, "cpu") == 0) {
-			if ((r = param(k, v, cr->cpu, sizeof(cr->cpu), "-_.", err, errlen)) != 0)
-				goto out;
-		} else if (strcmp(k, "features") == 0) {
-			if ((r = param(k, v, cr->features, sizeof(cr->features), "-_.,+ ", err,
-			    errlen)) != 0)
-				goto out;
-		} else if (strcmp(k, "namespace") == 0) {
-			if ((r = param(k, v, cr->ns, sizeof(cr->ns), "-_./:@+", err, errlen)) != 0)
-				goto out;
-		} else if (strcmp(k, "program") == 0) {
-			if (strlen(v) != JF_KEY_HEX_LEN || jf_key_from_hex(v, &cr->program_id) != 0) {
-				r = jf_seterr(err, errlen, JF_ERR_INVAL,
-				    "program must be 64 hex digits");
-				goto out;
-			}
-			cr->has_program = 1;
-		} else if (strcmp(k, "wait") == 0) {
-			if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0) {
-				r = jf_seterr(err, errlen, JF_ERR_INVAL, "wait must be 0 or 1");
-				goto out;
-			}
-			cr->wait = v[0] == '1';
-		} else {
-			char ek[64];
-
-			jf_json_escape(k, ek, sizeof(ek));
-			r = jf_seterr(err, errlen, JF_ERR_INVAL, "unknown parameter \"%s\"", ek);
-			goto out;
-		}
-	}
-out:
-	evhttp_clear_headers(&q);
+	r = jf_query_parse(query, compile_params, q, err, errlen);
+	for (i = 0; r == 0 && i < q->n; i++)
+		r = compile_param_set(cr, q->kv[i].name, q->kv[i].value, err, errlen);
+	jf_free(q);
 	return r;
+}
+
+/* One compile request while the scheduler has it. */
+typedef struct creq_ctx {
+	jf_master_t *ms;
+	struct evhttp_request *req;
+	uint64_t t0;
+} creq_ctx_t;
+
+/* The scheduler's answer for one request. */
+static void
+on_compiled(const jf_sched_result_t *res, void *arg)
+{
+	creq_ctx_t *cx = arg;
+	jf_reply_t *rp = &cx->ms->rp;
+
+	if (res->abandoned) {
+		/* the loop is gone: evhttp frees the request */
+	} else if (res->err != 0) {
+		jf_reply_error(rp, cx->req, JF_ROUTE_COMPILE, cx->t0,
+		    jf_reply_status_for(res->err), res->err, res->key, res->msg);
+	} else if (res->accepted) {
+		json_t *j = json_pack("{s:s,s:s}", "key", res->key, "state", res->state);
+
+		jf_reply_json(rp, cx->req, JF_ROUTE_COMPILE, cx->t0, 202, res->key, res->state, j);
+		json_decref(j);
+	} else {
+		jf_reply_blob(rp, cx->req, JF_ROUTE_COMPILE, cx->t0, res->blob, res->blob_len,
+		    res->key, res->state);
+	}
+	jf_free(cx);
+}
+
+/* Size, query and body checks of POST /v1/compile; answers a bad request
+ * itself and returns NULL, else the contiguous IR. */
+static const uint8_t *
+compile_check(jf_master_t *ms, struct evhttp_request *req, uint64_t t0, jf_creq_t *cr,
+    size_t *lenp)
+{
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	const uint8_t *ir;
+	char err[512];
+
+	if (compile_query_parse(evhttp_uri_get_query(u), cr, err, sizeof(err)) != 0) {
+		jf_reply_error(&ms->rp, req, JF_ROUTE_COMPILE, t0, 400, JF_ERR_INVAL, NULL, err);
+		return NULL;
+	}
+	if (len == 0) {
+		jf_reply_error(&ms->rp, req, JF_ROUTE_COMPILE, t0, 400, JF_ERR_INVAL, NULL,
+		    "the request body must hold the IR (.ll or .bc)");
+		return NULL;
+	}
+	if (len > ms->cfg.max_request_bytes) {
+		snprintf(err, sizeof(err), "request body of %zu bytes is over the limit of %llu",
+		    len, (unsigned long long)ms->cfg.max_request_bytes);
+		jf_reply_error(&ms->rp, req, JF_ROUTE_COMPILE, t0, 413, JF_ERR_TOOBIG, NULL, err);
+		return NULL;
+	}
+	/* contiguous view of the body; the scheduler copies what it keeps */
+	if ((ir = evbuffer_pullup(in, (ev_ssize_t)len)) == NULL) {
+		jf_reply_error(&ms->rp, req, JF_ROUTE_COMPILE, t0, 503, JF_ERR_NOMEM, NULL,
+		    "out of memory");
+		return NULL;
+	}
+	*lenp = len;
+	return ir;
 }
 
 static void
 handle_compile(jf_master_t *ms, struct evhttp_request *req, uint64_t t0)
 {
-	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in);
-	char err[512];
+	const uint8_t *ir;
+	creq_ctx_t *cx;
 	jf_creq_t cr;
-	uint8_t *ir;
+	size_t len = 0;
 
-	if (!authorize(ms, req, JF_ROUTE_COMPILE, t0, JF_SCOPE_COMPILE))
+	if (!authorize(ms, req, JF_ROUTE_COMPILE, t0, JF_SCOPE_COMPILE) ||
+	    (ir = compile_check(ms, req, t0, &cr, &len)) == NULL)
 		return;
-	if (parse_compile_query(evhttp_uri_get_query(u), &cr, err, sizeof(err)) != 0) {
-		jf_reply_error(ms, req, JF_ROUTE_COMPILE, t0, 400, JF_ERR_INVAL, NULL, err);
-		return;
-	}
-	if (len == 0) {
-		jf_reply_error(ms, req, JF_ROUTE_COMPILE, t0, 400, JF_ERR_INVAL, NULL,
-		    "the request body must hold the IR (.ll or .bc)");
-		return;
-	}
-	if (len > ms->cfg.max_request_bytes) {
-		snprintf(err, sizeof(err), "request body of %zu bytes is over the limit of %llu",
-		    len, (unsigned long long)ms->cfg.max_request_bytes);
-		jf_reply_error(ms, req, JF_ROUTE_COMPILE, t0, 413, JF_ERR_TOOBIG, NULL, err);
-		return;
-	}
-	/* contiguous view of the body; the scheduler copies what it keeps */
-	if ((ir = evbuffer_pullup(in, (ev_ssize_t)len)) == NULL) {
-		jf_reply_error(ms, req, JF_ROUTE_COMPILE, t0, 503, JF_ERR_NOMEM, NULL,
-		    "out of memory");
-		return;
-	}
-	jf_sched_compile(ms, req, t0, &cr, ir, len);
+	cx = jf_xmalloc(sizeof(*cx));
+	cx->ms = ms;
+	cx->req = req;
+	cx->t0 = t0;
+	jf_sched_compile(ms->sched, &cr, ir, len, on_compiled, cx);
 }
 
 /* --- artifacts, listing, readiness (store threads) --------------------------- */
@@ -456,82 +307,86 @@ sjob(jf_store_t *s, void *arg)
 		jf_strlcpy(sr->err, jf_store_errstr(s), sizeof(sr->err));
 }
 
+/* GET /readyz: the zygote, the store and the drain state. */
+static void
+ready_reply(jf_master_t *ms, sreq_t *sr)
+{
+	int pool_ok = jf_pool_ready(ms->pool);
+	int ok = pool_ok && sr->res == 0 && !ms->draining;
+	json_t *j = json_pack("{s:b,s:b,s:b,s:b}", "ready", ok, "zygote", pool_ok,
+	    "store", sr->res == 0, "draining", ms->draining);
+
+	if (j != NULL && sr->res != 0)
+		json_object_set_new(j, "store_error", json_string(jf_errname(sr->res)));
+	jf_reply_json(&ms->rp, sr->req, sr->route, sr->t0, ok ? 200 : 503, NULL,
+	    ok ? "ready" : "not_ready", j);
+	json_decref(j);
+}
+
+/* A store job's answer, on the loop. */
+static void
+sreq_reply(jf_master_t *ms, sreq_t *sr)
+{
+	char msg[512];
+
+	if (sr->op == 'r') {
+		ready_reply(ms, sr);
+	} else if (sr->res == JF_ERR_NOTFOUND) {
+		jf_reply_error(&ms->rp, sr->req, sr->route, sr->t0, 404, JF_ERR_NOTFOUND,
+		    sr->op == 'l' ? NULL : sr->hex, "no such artifact");
+	} else if (sr->res != 0) {
+		snprintf(msg, sizeof(msg), "store %s failed: %s",
+		    sr->op == 'g' ? "get" : sr->op == 'd' ? "delete" : "list",
+		    sr->err[0] ? sr->err : jf_strerror(sr->res));
+		jf_reply_error(&ms->rp, sr->req, sr->route, sr->t0,
+		    jf_reply_status_for(sr->res) == 503 ? 503 : 502, sr->res,
+		    sr->op == 'l' ? NULL : sr->hex, msg);
+	} else if (sr->op == 'g') {
+		jf_reply_blob(&ms->rp, sr->req, sr->route, sr->t0, sr->blob, sr->len, sr->hex,
+		    NULL);
+	} else if (sr->op == 'd') {
+		json_t *j = json_pack("{s:s}", "deleted", sr->hex);
+
+		jf_reply_json(&ms->rp, sr->req, sr->route, sr->t0, 200, sr->hex, "deleted", j);
+		json_decref(j);
+	} else {
+		jf_reply_text(&ms->rp, sr->req, sr->route, sr->t0, 200, "text/plain", sr->list,
+		    "ok");
+	}
+}
+
+static void
+sreq_free(sreq_t *sr)
+{
+	jf_free(sr->blob);      /* the store's buffer */
+	if (sr->list != NULL)
+		evbuffer_free(sr->list);
+	jf_free(sr);
+}
+
 static void
 sdone(void *arg)
 {
 	sreq_t *sr = arg;
 	jf_master_t *ms = sr->ms;
-	char msg[512];
 
-	if (ms->closing)
-		goto out;
-	if (sr->res != 0 && sr->res != JF_ERR_NOTFOUND && sr->res != JF_ERR_CLOSED) {
-		ms->store_ok = 0;
-		if (sr->op == 'g')
-			ms->m.store_errors_get++;
-		else if (sr->op == 'd')
-			ms->m.store_errors_del++;
-		else
-			ms->m.store_errors_other++;
-	} else if (sr->res != JF_ERR_CLOSED) {
-		ms->store_ok = 1;
+	if (!ms->closing) {
+		jf_metrics_store_note(&ms->m, sr->res, sr->op == 'g' ? JF_MSTORE_GET :
+		    sr->op == 'd' ? JF_MSTORE_DEL : JF_MSTORE_OTHER);
+		sreq_reply(ms, sr);
 	}
-	if (sr->op == 'r') {
-		int pool_ok = jf_pool_ready(ms->pool);
-		struct evbuffer *b = evbuffer_new();
-		int ok = pool_ok && sr->res == 0 && !ms->draining;
-
-		evbuffer_add_printf(b, "{\"ready\":%s,\"zygote\":%s,\"store\":%s,\"draining\":%s%s%s%s}\n",
-		    ok ? "true" : "false", pool_ok ? "true" : "false",
-		    sr->res == 0 ? "true" : "false", ms->draining ? "true" : "false",
-		    sr->res != 0 ? ",\"store_error\":\"" : "", sr->res != 0 ? jf_errname(sr->res) : "",
-		    sr->res != 0 ? "\"" : "");
-		reply_text(ms, sr->req, sr->route, sr->t0, ok ? 200 : 503, "application/json", b,
-		    ok ? "ready" : "not_ready");
-		evbuffer_free(b);
-		goto out;
-	}
-	if (sr->res == JF_ERR_NOTFOUND) {
-		jf_reply_error(ms, sr->req, sr->route, sr->t0, 404, JF_ERR_NOTFOUND,
-		    sr->op == 'l' ? NULL : sr->hex, "no such artifact");
-		goto out;
-	}
-	if (sr->res != 0) {
-		snprintf(msg, sizeof(msg), "store %s failed: %s",
-		    sr->op == 'g' ? "get" : sr->op == 'd' ? "delete" : "list",
-		    sr->err[0] ? sr->err : jf_strerror(sr->res));
-		jf_reply_error(ms, sr->req, sr->route, sr->t0, jf_status_for(sr->res) == 503 ?
-		    503 : 502, sr->res, sr->op == 'l' ? NULL : sr->hex, msg);
-		goto out;
-	}
-	switch (sr->op) {
-	case 'g':
-		jf_reply_blob(ms, sr->req, sr->route, sr->t0, sr->blob, sr->len, sr->hex, NULL);
-		break;
-	case 'd':
-		snprintf(msg, sizeof(msg), "{\"deleted\":\"%s\"}\n", sr->hex);
-		jf_reply_json(ms, sr->req, sr->route, sr->t0, 200, sr->hex, "deleted", msg);
-		break;
-	case 'l':
-		reply_text(ms, sr->req, sr->route, sr->t0, 200, "text/plain", sr->list, "ok");
-		break;
-	}
-out:
-	free(sr->blob);
-	if (sr->list != NULL)
-		evbuffer_free(sr->list);
-	free(sr);
+	sreq_free(sr);
 }
 
 static void
 store_request(jf_master_t *ms, struct evhttp_request *req, uint64_t t0, int route, char op,
     const jf_key_t *key)
 {
-	sreq_t *sr = calloc(1, sizeof(*sr));
+	sreq_t *sr = jf_xcalloc(1, sizeof(*sr));
 
-	if (sr == NULL || (op == 'l' && (sr->list = evbuffer_new()) == NULL)) {
-		free(sr);
-		jf_reply_error(ms, req, route, t0, 503, JF_ERR_NOMEM, NULL, "out of memory");
+	if (op == 'l' && (sr->list = evbuffer_new()) == NULL) {
+		jf_free(sr);
+		jf_reply_error(&ms->rp, req, route, t0, 503, JF_ERR_NOMEM, NULL, "out of memory");
 		return;
 	}
 	sr->ms = ms;
@@ -545,10 +400,9 @@ store_request(jf_master_t *ms, struct evhttp_request *req, uint64_t t0, int rout
 		jf_key_hex(key, sr->hex);
 	}
 	if (jf_storeq_submit(ms->sq, sjob, sdone, sr) != 0) {
-		if (sr->list != NULL)
-			evbuffer_free(sr->list);
-		free(sr);
-		jf_reply_error(ms, req, route, t0, 503, JF_ERR_CLOSED, NULL, "store queue closed");
+		sreq_free(sr);
+		jf_reply_error(&ms->rp, req, route, t0, 503, JF_ERR_CLOSED, NULL,
+		    "store queue closed");
 	}
 }
 
@@ -559,7 +413,7 @@ handle_artifact(jf_master_t *ms, struct evhttp_request *req, uint64_t t0, const 
 	jf_key_t key;
 
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD && cmd != EVHTTP_REQ_DELETE) {
-		jf_reply_error(ms, req, JF_ROUTE_ARTIFACT, t0, 405, JF_ERR_INVAL, NULL,
+		jf_reply_error(&ms->rp, req, JF_ROUTE_ARTIFACT, t0, 405, JF_ERR_INVAL, NULL,
 		    "use GET, HEAD or DELETE");
 		return;
 	}
@@ -567,11 +421,51 @@ handle_artifact(jf_master_t *ms, struct evhttp_request *req, uint64_t t0, const 
 	    cmd == EVHTTP_REQ_DELETE ? JF_SCOPE_ADMIN : JF_SCOPE_READ))
 		return;
 	if (strlen(hex) != JF_KEY_HEX_LEN || jf_key_from_hex(hex, &key) != 0) {
-		jf_reply_error(ms, req, JF_ROUTE_ARTIFACT, t0, 400, JF_ERR_INVAL, NULL,
+		jf_reply_error(&ms->rp, req, JF_ROUTE_ARTIFACT, t0, 400, JF_ERR_INVAL, NULL,
 		    "an artifact key is 64 hex digits");
 		return;
 	}
 	store_request(ms, req, t0, JF_ROUTE_ARTIFACT, cmd == EVHTTP_REQ_DELETE ? 'd' : 'g', &key);
+}
+
+/* --- metrics and health ---------------------------------------------------------- */
+
+static void
+handle_metrics(jf_master_t *ms, struct evhttp_request *req, uint64_t t0)
+{
+	jf_metrics_gauges_t g;
+	struct evbuffer *b = evbuffer_new();
+
+	memset(&g, 0, sizeof(g));
+	if (ms->pool != NULL) {
+		jf_pool_get_stats(ms->pool, &g.pool);
+		g.pool_ready = jf_pool_ready(ms->pool);
+	}
+	g.inflight = jf_sched_inflight(ms->sched);
+	g.waiters = jf_sched_waiters(ms->sched);
+	g.store_queue = ms->sq != NULL ? jf_storeq_pending(ms->sq) : 0;
+	g.events_clients = jf_events_clients(ms->ev);
+	g.draining = ms->draining;
+	g.tokens = jf_auth_count(ms->auth);
+	g.uptime_s = (double)(jf_now_ns() - ms->started_ns) / 1e9;
+	if (b != NULL)
+		jf_metrics_render(&ms->m, &g, b);
+	jf_reply_text(&ms->rp, req, JF_ROUTE_METRICS, t0, 200, "text/plain; version=0.0.4", b,
+	    "ok");
+	if (b != NULL)
+		evbuffer_free(b);
+}
+
+static void
+handle_health(jf_master_t *ms, struct evhttp_request *req, uint64_t t0)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (b != NULL)
+		evbuffer_add_printf(b, "ok\n");
+	jf_reply_text(&ms->rp, req, JF_ROUTE_HEALTH, t0, 200, "text/plain", b, "ok");
+	if (b != NULL)
+		evbuffer_free(b);
 }
 
 /* --- routing ------------------------------------------------------------------------ */
@@ -597,12 +491,12 @@ on_request(struct evhttp_request *req, void *arg)
 		    sizeof(one));
 	}
 	if (path == NULL) {
-		jf_reply_error(ms, req, JF_ROUTE_OTHER, t0, 400, JF_ERR_INVAL, NULL, "bad URI");
+		jf_reply_error(&ms->rp, req, JF_ROUTE_OTHER, t0, 400, JF_ERR_INVAL, NULL, "bad URI");
 		return;
 	}
 	if (strcmp(path, "/v1/compile") == 0) {
 		if (cmd != EVHTTP_REQ_POST)
-			jf_reply_error(ms, req, JF_ROUTE_COMPILE, t0, 405, JF_ERR_INVAL, NULL,
+			jf_reply_error(&ms->rp, req, JF_ROUTE_COMPILE, t0, 405, JF_ERR_INVAL, NULL,
 			    "use POST");
 		else
 			handle_compile(ms, req, t0);
@@ -610,30 +504,22 @@ on_request(struct evhttp_request *req, void *arg)
 		handle_artifact(ms, req, t0, path + 14);
 	} else if (strcmp(path, "/v1/artifacts") == 0 || strcmp(path, "/v1/artifacts/") == 0) {
 		if (!get)
-			jf_reply_error(ms, req, JF_ROUTE_LIST, t0, 405, JF_ERR_INVAL, NULL, "use GET");
+			jf_reply_error(&ms->rp, req, JF_ROUTE_LIST, t0, 405, JF_ERR_INVAL, NULL, "use GET");
 		else if (authorize(ms, req, JF_ROUTE_LIST, t0, JF_SCOPE_READ))
 			store_request(ms, req, t0, JF_ROUTE_LIST, 'l', NULL);
 	} else if (strcmp(path, "/v1/events") == 0) {
 		if (cmd != EVHTTP_REQ_GET)
-			jf_reply_error(ms, req, JF_ROUTE_EVENTS, t0, 405, JF_ERR_INVAL, NULL, "use GET");
+			jf_reply_error(&ms->rp, req, JF_ROUTE_EVENTS, t0, 405, JF_ERR_INVAL, NULL, "use GET");
 		else if (authorize(ms, req, JF_ROUTE_EVENTS, t0, JF_SCOPE_READ))
-			jf_events_serve(ms, req, t0);
+			jf_events_serve(ms->ev, req, t0);
 	} else if (strcmp(path, "/metrics") == 0 && get) {
-		struct evbuffer *b = evbuffer_new();
-
-		jf_metrics_render(ms, b);
-		reply_text(ms, req, JF_ROUTE_METRICS, t0, 200, "text/plain; version=0.0.4", b, "ok");
-		evbuffer_free(b);
+		handle_metrics(ms, req, t0);
 	} else if (strcmp(path, "/healthz") == 0 && get) {
-		struct evbuffer *b = evbuffer_new();
-
-		evbuffer_add_printf(b, "ok\n");
-		reply_text(ms, req, JF_ROUTE_HEALTH, t0, 200, "text/plain", b, "ok");
-		evbuffer_free(b);
+		handle_health(ms, req, t0);
 	} else if (strcmp(path, "/readyz") == 0 && get) {
 		store_request(ms, req, t0, JF_ROUTE_HEALTH, 'r', NULL);
 	} else {
-		jf_reply_error(ms, req, JF_ROUTE_OTHER, t0, 404, JF_ERR_NOTFOUND, NULL,
+		jf_reply_error(&ms->rp, req, JF_ROUTE_OTHER, t0, 404, JF_ERR_NOTFOUND, NULL,
 		    "no such endpoint");
 	}
 }

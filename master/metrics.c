@@ -3,9 +3,10 @@
  * Prometheus text exposition format for GET /metrics.
  *
  * Everything here is touched only on the loop thread, so plain integers
- * suffice. Pool figures (queue depth, crashes, timeouts, quarantines)
- * are read from the pool's own stats at render time rather than copied,
- * so they cannot drift. Latency histograms use fixed buckets from 100 µs
+ * suffice. Figures other modules own (pool stats, flights in progress,
+ * streams open) arrive in a gauges struct the caller fills at render
+ * time rather than being copied here, so they cannot drift, and this file
+ * calls no other part of the master. Latency histograms use fixed buckets from 100 µs
  * to 60 s, which covers a loopback hit and a long -O3 compile alike.
  */
 #include <stdio.h>
@@ -15,7 +16,7 @@
 
 #include "jitfarm/error.h"
 #include "common/util.h"
-#include "master/master.h"
+#include "master/metrics.h"
 
 static const double bounds[JF_HIST_NB - 1] = {
 	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -31,13 +32,13 @@ static const char *route_names[JF_ROUTE__N] = {
 };
 
 const char *
-jf_route_name(int route)
+jf_metrics_route_name(int route)
 {
 	return route >= 0 && route < JF_ROUTE__N ? route_names[route] : "other";
 }
 
 void
-jf_hist_add(jf_hist_t *h, uint64_t ns)
+jf_metrics_hist_add(jf_hist_t *h, uint64_t ns)
 {
 	double s = (double)ns / 1e9;
 	int i;
@@ -50,7 +51,7 @@ jf_hist_add(jf_hist_t *h, uint64_t ns)
 }
 
 void
-jf_metrics_request(jf_metrics_t *m, int route, int status, uint64_t ns)
+jf_metrics_request_note(jf_metrics_t *m, int route, int status, uint64_t ns)
 {
 	int i;
 
@@ -62,7 +63,27 @@ jf_metrics_request(jf_metrics_t *m, int route, int status, uint64_t ns)
 	if (i == JF_NSTATUS || statuses[i] == 0)
 		i = JF_NSTATUS - 1;     /* any other status */
 	m->requests[route][i]++;
-	jf_hist_add(&m->latency[route], ns);
+	jf_metrics_hist_add(&m->latency[route], ns);
+}
+
+void
+jf_metrics_store_note(jf_metrics_t *m, int r, int op)
+{
+	if (r == 0 || r == JF_ERR_NOTFOUND) {
+		m->store_ok = 1;
+		return;
+	}
+	if (r == JF_ERR_CLOSED)
+		return;
+	m->store_ok = 0;
+	if (op == JF_MSTORE_GET)
+		m->store_errors_get++;
+	else if (op == JF_MSTORE_PUT)
+		m->store_errors_put++;
+	else if (op == JF_MSTORE_DEL)
+		m->store_errors_del++;
+	else
+		m->store_errors_other++;
 }
 
 static void
@@ -91,16 +112,12 @@ hist_render(struct evbuffer *o, const char *name, const char *labels, const jf_h
 	evbuffer_add_printf(o, "# HELP " name " " help "\n# TYPE " name " gauge\n" \
 	    name " %llu\n", (unsigned long long)(v))
 
-void
-jf_metrics_render(jf_master_t *ms, struct evbuffer *o)
+/* Compiles, the cache, the pool, the store and the streams. */
+static void
+render_state(const jf_metrics_t *m, const jf_metrics_gauges_t *g, struct evbuffer *o)
 {
-	const jf_metrics_t *m = &ms->m;
-	jf_pool_stats_t ps;
-	int i, j;
-
-	memset(&ps, 0, sizeof(ps));
-	if (ms->pool != NULL)
-		jf_pool_get_stats(ms->pool, &ps);
+	const jf_pool_stats_t *ps = &g->pool;
+	int i;
 
 	evbuffer_add_printf(o, "# HELP jitfarm_compiles_total Compiles run by this master, by result.\n"
 	    "# TYPE jitfarm_compiles_total counter\n");
@@ -118,22 +135,22 @@ jf_metrics_render(jf_master_t *ms, struct evbuffer *o)
 	    "Compiles left to another master holding the key's lease.", m->lease_waits);
 	COUNTER("jitfarm_lease_takeovers_total",
 	    "Compiles taken over after another master's lease expired.", m->lease_takeovers);
-	GAUGE("jitfarm_queue_depth", "Compiles queued in the pool, waiting for a worker.", ps.queued);
+	GAUGE("jitfarm_queue_depth", "Compiles queued in the pool, waiting for a worker.", ps->queued);
 	GAUGE("jitfarm_inflight_compiles", "Distinct keys being looked up, compiled or stored.",
-	    ms->sched != NULL ? jf_sched_inflight(ms->sched) : 0);
+	    g->inflight);
 	GAUGE("jitfarm_waiting_requests", "Requests waiting on a compile in flight.",
-	    ms->sched != NULL ? jf_sched_waiters(ms->sched) : 0);
-	GAUGE("jitfarm_workers_busy", "Workers compiling now.", ps.busy);
-	GAUGE("jitfarm_workers_idle", "Idle pre-forked workers.", ps.idle);
-	COUNTER("jitfarm_worker_crashes_total", "Workers that died on a signal.", ps.crashes);
-	COUNTER("jitfarm_compile_timeouts_total", "Compiles killed at their deadline.", ps.timeouts);
-	COUNTER("jitfarm_worker_ooms_total", "Workers that hit their memory limit.", ps.ooms);
-	COUNTER("jitfarm_llvm_fatals_total", "LLVM fatal errors in workers.", ps.fatals);
+	    g->waiters);
+	GAUGE("jitfarm_workers_busy", "Workers compiling now.", ps->busy);
+	GAUGE("jitfarm_workers_idle", "Idle pre-forked workers.", ps->idle);
+	COUNTER("jitfarm_worker_crashes_total", "Workers that died on a signal.", ps->crashes);
+	COUNTER("jitfarm_compile_timeouts_total", "Compiles killed at their deadline.", ps->timeouts);
+	COUNTER("jitfarm_worker_ooms_total", "Workers that hit their memory limit.", ps->ooms);
+	COUNTER("jitfarm_llvm_fatals_total", "LLVM fatal errors in workers.", ps->fatals);
 	COUNTER("jitfarm_quarantines_total", "Requests refused or failed by quarantine.",
-	    ps.quarantined);
-	COUNTER("jitfarm_compile_retries_total", "Compiles retried after a crash.", ps.retries);
-	COUNTER("jitfarm_workers_spawned_total", "Workers forked by the zygote.", ps.spawned);
-	COUNTER("jitfarm_zygote_restarts_total", "Zygote restarts.", ps.zygote_restarts);
+	    ps->quarantined);
+	COUNTER("jitfarm_compile_retries_total", "Compiles retried after a crash.", ps->retries);
+	COUNTER("jitfarm_workers_spawned_total", "Workers forked by the zygote.", ps->spawned);
+	COUNTER("jitfarm_zygote_restarts_total", "Zygote restarts.", ps->zygote_restarts);
 	evbuffer_add_printf(o, "# HELP jitfarm_store_errors_total Store operations that failed "
 	    "(not misses), by operation.\n# TYPE jitfarm_store_errors_total counter\n"
 	    "jitfarm_store_errors_total{op=\"get\"} %llu\n"
@@ -143,13 +160,20 @@ jf_metrics_render(jf_master_t *ms, struct evbuffer *o)
 	    (unsigned long long)m->store_errors_get, (unsigned long long)m->store_errors_put,
 	    (unsigned long long)m->store_errors_del, (unsigned long long)m->store_errors_other);
 	GAUGE("jitfarm_store_queue_depth", "Store operations waiting for a store thread.",
-	    ms->sq != NULL ? jf_storeq_pending(ms->sq) : 0);
-	GAUGE("jitfarm_events_clients", "Open /v1/events streams.", jf_events_clients(ms));
+	    g->store_queue);
+	GAUGE("jitfarm_events_clients", "Open /v1/events streams.", g->events_clients);
 	COUNTER("jitfarm_events_sent_total", "Events written to streams.", m->events_sent);
 	GAUGE("jitfarm_ready", "1 when the zygote can fork workers.",
-	    ms->pool != NULL && jf_pool_ready(ms->pool));
-	GAUGE("jitfarm_draining", "1 after SIGTERM.", ms->draining);
-	GAUGE("jitfarm_tokens", "Tokens loaded from the token file.", jf_auth_count(ms->auth));
+	    g->pool_ready);
+	GAUGE("jitfarm_draining", "1 after SIGTERM.", g->draining);
+	GAUGE("jitfarm_tokens", "Tokens loaded from the token file.", g->tokens);
+}
+
+/* Requests by route and status, and the latency histograms. */
+static void
+render_http(const jf_metrics_t *m, const jf_metrics_gauges_t *g, struct evbuffer *o)
+{
+	int i, j;
 
 	evbuffer_add_printf(o, "# HELP jitfarm_http_requests_total HTTP requests by route and "
 	    "status.\n# TYPE jitfarm_http_requests_total counter\n");
@@ -182,5 +206,12 @@ jf_metrics_render(jf_master_t *ms, struct evbuffer *o)
 	hist_render(o, "jitfarm_compile_duration_seconds", "", &m->compile_latency);
 	evbuffer_add_printf(o, "# HELP jitfarm_uptime_seconds Seconds since start.\n"
 	    "# TYPE jitfarm_uptime_seconds gauge\njitfarm_uptime_seconds %.3f\n",
-	    (double)(jf_now_ns() - ms->started_ns) / 1e9);
+	    g->uptime_s);
+}
+
+void
+jf_metrics_render(const jf_metrics_t *m, const jf_metrics_gauges_t *g, struct evbuffer *o)
+{
+	render_state(m, g, o);
+	render_http(m, g, o);
 }

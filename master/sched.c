@@ -26,7 +26,8 @@
  * storeq.c and pool completions arrive through jf_pool_dispatch(). A
  * flight is in exactly one of: a store job, the pool, or a timer, and
  * whichever of those finishes it frees it. When the loop is gone
- * (ms->closing) the same callbacks only free.
+ * (jf_sched_close) the same callbacks only free, and waiters hear
+ * "abandoned". Waiters are callbacks: this file never sees HTTP.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -34,36 +35,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
+#include "common/json.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "common/util.h"
-#include "master/master.h"
 #include "compiler/compile.h"
+#include "master/sched.h"
 
 #define NBUCKETS 4096
 
 typedef struct waiter {
-	struct evhttp_request *req;
-	uint64_t t0;
+	jf_sched_done_fn done;
+	void *arg;
 	int joined;                     /* 0: the request that started the flight */
 	struct waiter *next;
 } waiter_t;
 
 enum fstate { F_LOOKUP, F_LEASE, F_PEER, F_COMPILE, F_HOLD, F_PUT };
 
+typedef struct jf_flight jf_flight_t;
+
 struct jf_flight {
-	jf_master_t *ms;
+	jf_sched_t *s;
 	jf_key_t key;
 	char hex[JF_KEY_HEX_LEN + 1];
 	enum fstate state;
 	uint8_t *ir;                    /* owned copy of the request body */
 	size_t ir_len;
-	jf_creq_t cr;
+	jf_spec_t spec;
 	waiter_t *waiters, **tail;
 	unsigned nwaiters;
 	/* store job in/out */
@@ -80,7 +83,9 @@ struct jf_flight {
 };
 
 struct jf_sched {
-	jf_master_t *ms;
+	jf_sched_opts_t o;
+	jf_metrics_t *m;
+	int draining, closing;
 	/* Leases belong to the store handle that took them, so one handle,
 	 * shared by the store threads under a mutex, takes and drops them
 	 * all. NULL when the store has no leases. */
@@ -98,36 +103,48 @@ bucket(const jf_key_t *k)
 }
 
 int
-jf_sched_create(jf_master_t *ms, jf_sched_t **out)
+jf_sched_create(const jf_sched_opts_t *o, jf_sched_t **out)
 {
-	jf_sched_t *s = calloc(1, sizeof(*s));
+	jf_sched_t *s = jf_xcalloc(1, sizeof(*s));
 	jf_store_opts_t so;
 	char err[256];
 
-	*out = s;
-	if (s == NULL)
-		return JF_ERR_NOMEM;
-	s->ms = ms;
+	s->o = *o;
+	s->m = o->m;
 	pthread_mutex_init(&s->lease_mu, NULL);
 	memset(&so, 0, sizeof(so));
-	if (jf_store_open(ms->cfg.store_url, &so, &s->lease_store, err, sizeof(err)) != 0) {
+	if (jf_store_open(o->store_url, &so, &s->lease_store, err, sizeof(err)) != 0) {
 		jf_warn("msg=\"no lease handle; compiles are single-flight per master only\" "
 		    "detail=\"%s\"", err);
 		s->lease_store = NULL;
 	}
+	*out = s;
 	return 0;
 }
 
 unsigned
-jf_sched_inflight(jf_sched_t *s)
+jf_sched_inflight(const jf_sched_t *s)
 {
-	return s->nflights;
+	return s != NULL ? s->nflights : 0;
 }
 
 unsigned
-jf_sched_waiters(jf_sched_t *s)
+jf_sched_waiters(const jf_sched_t *s)
 {
-	return s->nwaiters;
+	return s != NULL ? s->nwaiters : 0;
+}
+
+void
+jf_sched_drain(jf_sched_t *s)
+{
+	s->draining = 1;
+}
+
+void
+jf_sched_close(jf_sched_t *s)
+{
+	if (s != NULL)
+		s->closing = 1;
 }
 
 static jf_flight_t *
@@ -155,94 +172,114 @@ flight_unlink(jf_sched_t *s, jf_flight_t *f)
 }
 
 static void lease_drop(jf_flight_t *f);
-static int store_submit(jf_flight_t *f, jf_sjob_fn fn, jf_sdone_fn done);
-static void note_store_error(jf_master_t *ms, int r, int op);
+static int store_submit(jf_flight_t *f, jf_storeq_job_fn fn, jf_storeq_done_fn done);
 
-/* Unlink and free a flight; waiters must already be answered (or the
- * loop gone). */
+/* Unlink and free a flight. Waiters not yet answered hear "abandoned". */
 static void
 flight_free(jf_flight_t *f)
 {
+	jf_sched_result_t res = { .err = JF_ERR_CLOSED, .abandoned = 1 };
 	waiter_t *w;
 	jf_sched_t *s;
 
 	if (f == NULL)
 		return;
-	s = f->ms->sched;
+	s = f->s;
 	flight_unlink(s, f);
+	res.key = f->hex;
+	res.state = jf_errname(JF_ERR_CLOSED);
 	while ((w = f->waiters) != NULL) {
 		f->waiters = w->next;
 		s->nwaiters--;
-		free(w);
+		w->done(&res, w->arg);
+		jf_free(w);
 	}
 	if (f->timer != NULL)
 		event_free(f->timer);
-	free(f->ir);
-	free(f->blob);
-	free(f);
+	jf_free(f->ir);
+	jf_free(f->blob);       /* a store get's, or the encoder's copied */
+	jf_free(f);
+}
+
+/* Tell every waiter res (on success its state is set per waiter), drop them, then free the flight and report it ended. */
+static void
+flight_answer(jf_flight_t *f, jf_sched_result_t *res, int hit)
+{
+	jf_sched_t *s = f->s;
+	waiter_t *w;
+
+	lease_drop(f);
+	while ((w = f->waiters) != NULL) {
+		f->waiters = w->next;
+		s->nwaiters--;
+		if (res->err == 0)
+			res->state = hit ? "hit" : (w->joined || f->from_peer) ? "joined" : "miss";
+		w->done(res, w->arg);
+		jf_free(w);
+	}
+	flight_free(f);
+	if (s->o.idle_fn != NULL)
+		s->o.idle_fn(s->o.idle_arg);
 }
 
 /* Answer every waiter with an error, then free the flight. */
 static void
 flight_fail(jf_flight_t *f, int code, const char *msg)
 {
-	jf_master_t *ms = f->ms;
-	int status = jf_status_for(code);
-	waiter_t *w;
-	char esc[1024];
+	jf_sched_result_t res = { .err = code, .key = f->hex, .msg = msg };
+	json_t *detail = json_string(msg);
+	char q[1024] = "\"\"";
+	size_t n;
 
-	lease_drop(f);
-	jf_json_escape(msg, esc, sizeof(esc));
-	jf_info("msg=\"compile failed\" key=%s result=%s waiters=%u detail=\"%s\"", f->hex,
-	    jf_errname(code), f->nwaiters, esc);
-	for (w = f->waiters; w != NULL; w = w->next)
-		jf_reply_error(ms, w->req, JF_ROUTE_COMPILE, w->t0, status, code, f->hex, msg);
-	flight_free(f);
-	jf_master_maybe_done(ms);
+	/* the message may hold anything a compiler said: quoted as JSON */
+	n = detail != NULL ? json_dumpb(detail, q, sizeof(q) - 1, JSON_ENCODE_ANY) : 0;
+	if (n > 0 && n < sizeof(q))
+		q[n] = '\0';
+	else
+		jf_strlcpy(q, "\"(not shown)\"", sizeof(q));
+	json_decref(detail);
+	res.state = jf_errname(code);
+	jf_info("msg=\"compile failed\" key=%s result=%s waiters=%u detail=%s", f->hex,
+	    jf_errname(code), f->nwaiters, q);
+	flight_answer(f, &res, 0);
 }
 
 /* Answer every waiter with the blob, then free the flight. */
 static void
 flight_ok(jf_flight_t *f, int hit)
 {
-	jf_master_t *ms = f->ms;
-	waiter_t *w;
+	jf_sched_result_t res = { .key = f->hex, .blob = f->blob, .blob_len = f->blob_len };
 
-	lease_drop(f);
-	for (w = f->waiters; w != NULL; w = w->next)
-		jf_reply_blob(ms, w->req, JF_ROUTE_COMPILE, w->t0, f->blob, f->blob_len, f->hex,
-		    hit ? "hit" : (w->joined || f->from_peer) ? "joined" : "miss");
-	flight_free(f);
-	jf_master_maybe_done(ms);
+	flight_answer(f, &res, hit);
 }
 
 /* --- store steps ------------------------------------------------------------ */
 
 static void
-job_get(jf_store_t *s, void *arg)
+job_get(jf_store_t *st, void *arg)
 {
 	jf_flight_t *f = arg;
 
-	f->sres = jf_store_get(s, &f->key, &f->blob, &f->blob_len);
+	f->sres = jf_store_get(st, &f->key, &f->blob, &f->blob_len);
 	if (f->sres != 0 && f->sres != JF_ERR_NOTFOUND)
-		jf_strlcpy(f->serr, jf_store_errstr(s), sizeof(f->serr));
+		jf_strlcpy(f->serr, jf_store_errstr(st), sizeof(f->serr));
 }
 
 static void
-job_put(jf_store_t *s, void *arg)
+job_put(jf_store_t *st, void *arg)
 {
 	jf_flight_t *f = arg;
 
 #ifdef JF_TEST_HOOKS
-	if (f->ms->test_fail_put) {
+	if (f->s->o.test_fail_put) {
 		f->sres = JF_ERR_STORE;
 		jf_strlcpy(f->serr, "put refused by test hook", sizeof(f->serr));
 		return;
 	}
 #endif
-	f->sres = jf_store_put(s, &f->key, f->blob, f->blob_len);
+	f->sres = jf_store_put(st, &f->key, f->blob, f->blob_len);
 	if (f->sres != 0)
-		jf_strlcpy(f->serr, jf_store_errstr(s), sizeof(f->serr));
+		jf_strlcpy(f->serr, jf_store_errstr(st), sizeof(f->serr));
 }
 
 static void start_compile(jf_flight_t *f);
@@ -260,6 +297,7 @@ job_release(jf_store_t *unused, void *arg)
 {
 	release_t *rl = arg;
 
+	(void)unused;
 	pthread_mutex_lock(&rl->s->lease_mu);
 	(void)jf_store_lease_release(rl->s->lease_store, &rl->key);
 	pthread_mutex_unlock(&rl->s->lease_mu);
@@ -268,7 +306,7 @@ job_release(jf_store_t *unused, void *arg)
 static void
 release_done(void *arg)
 {
-	free(arg);
+	jf_free(arg);
 }
 
 /* Drop the flight's lease, if it holds one (fire and forget). */
@@ -277,24 +315,26 @@ lease_drop(jf_flight_t *f)
 {
 	release_t *rl;
 
-	if (!f->leased || f->ms->closing || (rl = malloc(sizeof(*rl))) == NULL)
+	if (!f->leased || f->s->closing)
 		return;
 	f->leased = 0;
-	rl->s = f->ms->sched;
+	rl = jf_xmalloc(sizeof(*rl));
+	rl->s = f->s;
 	rl->key = f->key;
-	if (jf_storeq_submit(f->ms->sq, job_release, release_done, rl) != 0)
-		free(rl);
+	if (jf_storeq_submit(f->s->o.sq, job_release, release_done, rl) != 0)
+		jf_free(rl);
 }
 
 static void
 job_lease(jf_store_t *unused, void *arg)
 {
 	jf_flight_t *f = arg;
-	jf_sched_t *s = f->ms->sched;
+	jf_sched_t *s = f->s;
 
+	(void)unused;
 	f->lease_acq = 0;
 	pthread_mutex_lock(&s->lease_mu);
-	f->sres = jf_store_lease(s->lease_store, &f->key, f->ms->cfg.lease_ms, &f->lease_acq);
+	f->sres = jf_store_lease(s->lease_store, &f->key, s->o.lease_ms, &f->lease_acq);
 	if (f->sres != 0)
 		jf_strlcpy(f->serr, jf_store_errstr(s->lease_store), sizeof(f->serr));
 	pthread_mutex_unlock(&s->lease_mu);
@@ -321,19 +361,43 @@ peer_poll(evutil_socket_t fd, short what, void *arg)
 {
 	jf_flight_t *f = arg;
 
+	(void)fd;
+	(void)what;
 	event_free(f->timer);
 	f->timer = NULL;
 	store_submit(f, job_peer_poll, on_lease_done);
+}
+
+/* No lease in hand yet: start or keep waiting for the holder's entry, or
+ * take over once it is overdue. */
+static void
+lease_wait(jf_flight_t *f)
+{
+	jf_sched_t *s = f->s;
+	struct timeval tv = { 0, 50000 };
+
+	if (f->state != F_PEER) {
+		s->m->lease_waits++;
+		f->state = F_PEER;
+		f->peer_deadline_ns = jf_now_ns() + (uint64_t)s->o.lease_ms * 2000000ull;
+		jf_info("msg=\"another master is compiling; waiting for its entry\" key=%s", f->hex);
+	} else if (jf_now_ns() > f->peer_deadline_ns) {
+		s->m->lease_takeovers++;
+		start_compile(f);
+		return;
+	}
+	if ((f->timer = evtimer_new(s->o.base, peer_poll, f)) == NULL ||
+	    evtimer_add(f->timer, &tv) != 0)
+		start_compile(f);
 }
 
 static void
 on_lease_done(void *arg)
 {
 	jf_flight_t *f = arg;
-	jf_master_t *ms = f->ms;
-	struct timeval tv = { 0, 50000 };
+	jf_sched_t *s = f->s;
 
-	if (ms->closing) {
+	if (s->closing) {
 		flight_free(f);
 		return;
 	}
@@ -345,13 +409,13 @@ on_lease_done(void *arg)
 		return;
 	}
 	if (f->sres == JF_ERR_UNSUPPORTED || f->sres == JF_ERR_READONLY) {
-		ms->sched->lease_unsupported = 1;
+		s->lease_unsupported = 1;
 		start_compile(f);
 		return;
 	}
 	if (f->sres != 0 && f->sres != JF_ERR_NOTFOUND) {
 		/* no lease service: compiling twice beats not compiling */
-		note_store_error(ms, f->sres, 'o');
+		jf_metrics_store_note(s->m, f->sres, JF_MSTORE_OTHER);
 		jf_warn("msg=\"lease failed; compiling without it\" key=%s detail=\"%s\"", f->hex,
 		    f->serr);
 		start_compile(f);
@@ -359,72 +423,52 @@ on_lease_done(void *arg)
 	}
 	if (f->lease_acq) {
 		if (f->state == F_PEER) {
-			ms->m.lease_takeovers++;
+			s->m->lease_takeovers++;
 			jf_warn("msg=\"lease holder never published; compiling here\" key=%s", f->hex);
 		}
 		f->leased = 1;
 		start_compile(f);
 		return;
 	}
-	if (f->state != F_PEER) {
-		ms->m.lease_waits++;
-		f->state = F_PEER;
-		f->peer_deadline_ns = jf_now_ns() + (uint64_t)ms->cfg.lease_ms * 2000000ull;
-		jf_info("msg=\"another master is compiling; waiting for its entry\" key=%s", f->hex);
-	} else if (jf_now_ns() > f->peer_deadline_ns) {
-		ms->m.lease_takeovers++;
-		start_compile(f);
-		return;
-	}
-	if ((f->timer = evtimer_new(ms->base, peer_poll, f)) == NULL ||
-	    evtimer_add(f->timer, &tv) != 0)
-		start_compile(f);
+	lease_wait(f);
 }
 
 static int
-store_submit(jf_flight_t *f, jf_sjob_fn fn, jf_sdone_fn done)
+store_submit(jf_flight_t *f, jf_storeq_job_fn fn, jf_storeq_done_fn done)
 {
 	int r;
 
 	f->sres = JF_ERR_CLOSED;        /* what done sees if the job never runs */
 	f->serr[0] = '\0';
-	if ((r = jf_storeq_submit(f->ms->sq, fn, done, f)) != 0)
+	if ((r = jf_storeq_submit(f->s->o.sq, fn, done, f)) != 0)
 		flight_fail(f, r, "store queue refused the job");
 	return r;
 }
 
-static void
-note_store_error(jf_master_t *ms, int r, int op)
+/* A store step of f finished: 0 when the loop is gone (f is freed then),
+ * else 1 with the result counted under op. */
+static int
+store_step_done(jf_flight_t *f, int op)
 {
-	if (r == 0 || r == JF_ERR_NOTFOUND) {
-		ms->store_ok = 1;
-		return;
+	if (f->s->closing) {
+		flight_free(f);
+		return 0;
 	}
-	if (r == JF_ERR_CLOSED)
-		return;
-	ms->store_ok = 0;
-	if (op == 'g')
-		ms->m.store_errors_get++;
-	else if (op == 'p')
-		ms->m.store_errors_put++;
-	else
-		ms->m.store_errors_other++;
+	jf_metrics_store_note(f->s->m, f->sres, op);
+	return 1;
 }
 
 static void
 on_lookup_done(void *arg)
 {
 	jf_flight_t *f = arg;
-	jf_master_t *ms = f->ms;
+	jf_sched_t *s = f->s;
 	char msg[512];
 
-	if (ms->closing) {
-		flight_free(f);
+	if (!store_step_done(f, JF_MSTORE_GET))
 		return;
-	}
-	note_store_error(ms, f->sres, 'g');
 	if (f->sres == 0) {
-		ms->m.hits++;
+		s->m->hits++;
 		flight_ok(f, 1);
 		return;
 	}
@@ -433,8 +477,8 @@ on_lookup_done(void *arg)
 		flight_fail(f, JF_ERR_STORE, msg);
 		return;
 	}
-	ms->m.misses++;
-	if (ms->sched->lease_store == NULL || ms->sched->lease_unsupported) {
+	s->m->misses++;
+	if (s->lease_store == NULL || s->lease_unsupported) {
 		start_compile(f);
 		return;
 	}
@@ -449,54 +493,75 @@ hold_then_put(evutil_socket_t fd, short what, void *arg)
 {
 	jf_flight_t *f = arg;
 
+	(void)fd;
+	(void)what;
 	event_free(f->timer);
 	f->timer = NULL;
 	f->state = F_PUT;
 	store_submit(f, job_put, on_put_done);
 }
 
+/* The worker's artifact, checked and encoded into f->blob: 0 or a
+ * jf_err with msg set. Consumes art. */
+static int
+compiled_encode(jf_flight_t *f, jf_artifact_t *art, const char **msg)
+{
+	uint8_t *enc = NULL;
+	size_t elen = 0;
+	int r;
+
+	if (!jf_key_eq(&art->m.key, &f->key)) {
+		jf_artifact_free(art);
+		*msg = "worker returned an artifact for another key";
+		return JF_ERR_PROTO;
+	}
+	/* the blob is what every waiter gets and what the store holds; it
+	 * is jf_free'd like a store get's, and jf_blob_encode's is libc's */
+	r = jf_blob_encode(art, f->s->o.sign_key, &enc, &elen);
+	jf_artifact_free(art);
+	if (r == 0) {
+		f->blob = jf_xmalloc(elen ? elen : 1);
+		memcpy(f->blob, enc, elen);
+		f->blob_len = elen;
+	}
+	free(enc);
+	*msg = "cannot encode the artifact";
+	return r;
+}
+
 static void
 on_compiled(jf_pool_result_t *res, void *arg)
 {
 	jf_flight_t *f = arg;
-	jf_master_t *ms = f->ms;
-	char msg[1024];
+	jf_sched_t *s = f->s;
+	const char *msg = NULL;
 	int r;
 
-	if (ms->closing) {
+	if (s->closing) {
 		if (res->result == 0)
 			jf_artifact_free(&res->art);
 		flight_free(f);
 		return;
 	}
-	ms->m.compiles[res->result <= 0 && res->result > JF_ERR__LAST ? -res->result :
+	s->m->compiles[res->result <= 0 && res->result > JF_ERR__LAST ? -res->result :
 	    -JF_ERR_COMPILE]++;
 	f->compile_ns = jf_now_ns() - f->t_start;
-	jf_hist_add(&ms->m.compile_latency, f->compile_ns);
+	jf_metrics_hist_add(&s->m->compile_latency, f->compile_ns);
 	if (res->result != 0) {
-		snprintf(msg, sizeof(msg), "%s", res->msg != NULL && *res->msg ? res->msg :
+		flight_fail(f, res->result, res->msg != NULL && *res->msg ? res->msg :
 		    jf_strerror(res->result));
-		flight_fail(f, res->result, msg);
 		return;
 	}
-	if (!jf_key_eq(&res->art.m.key, &f->key)) {
-		jf_artifact_free(&res->art);
-		flight_fail(f, JF_ERR_PROTO, "worker returned an artifact for another key");
-		return;
-	}
-	/* the blob is what every waiter gets and what the store holds */
-	r = jf_blob_encode(&res->art, ms->sign_key, &f->blob, &f->blob_len);
-	jf_artifact_free(&res->art);
-	if (r != 0) {
-		flight_fail(f, r, "cannot encode the artifact");
+	if ((r = compiled_encode(f, &res->art, &msg)) != 0) {
+		flight_fail(f, r, msg);
 		return;
 	}
 #ifdef JF_TEST_HOOKS
-	if (ms->test_hold_ms > 0) {
-		struct timeval tv = { ms->test_hold_ms / 1000, (ms->test_hold_ms % 1000) * 1000 };
+	if (s->o.test_hold_ms > 0) {
+		struct timeval tv = { s->o.test_hold_ms / 1000, (s->o.test_hold_ms % 1000) * 1000 };
 
 		f->state = F_HOLD;
-		if ((f->timer = evtimer_new(ms->base, hold_then_put, f)) != NULL &&
+		if ((f->timer = evtimer_new(s->o.base, hold_then_put, f)) != NULL &&
 		    evtimer_add(f->timer, &tv) == 0)
 			return;
 	}
@@ -506,42 +571,43 @@ on_compiled(jf_pool_result_t *res, void *arg)
 	store_submit(f, job_put, on_put_done);
 }
 
+/* The compiler's request for spec and ir (all borrowed). */
+static void
+compile_req_fill(const jf_sched_t *s, jf_compile_req_t *rq, const jf_spec_t *sp,
+    const uint8_t *ir, size_t ir_len)
+{
+	memset(rq, 0, sizeof(*rq));
+	rq->ir = ir;
+	rq->ir_len = ir_len;
+	rq->spec = *sp;
+	rq->max_ir_bytes = (size_t)s->o.max_request_bytes;
+	rq->producer = s->o.producer;
+}
+
 static void
 start_compile(jf_flight_t *f)
 {
-	jf_master_t *ms = f->ms;
+	jf_sched_t *s = f->s;
 	jf_compile_req_t rq;
-	char msg[256];
 	int r;
 
-	memset(&rq, 0, sizeof(rq));
-	rq.ir = f->ir;
-	rq.ir_len = f->ir_len;
-	rq.ns = f->cr.ns;
-	rq.program_id = f->cr.has_program ? &f->cr.program_id : NULL;
-	rq.triple = f->cr.triple;
-	rq.cpu = f->cr.cpu;
-	rq.features = f->cr.features;
-	rq.opt = f->cr.opt;
-	rq.max_ir_bytes = (size_t)ms->cfg.max_request_bytes;
-	rq.producer = ms->name;
+	compile_req_fill(s, &rq, &f->spec, f->ir, f->ir_len);
 	f->state = F_COMPILE;
 	f->t_start = jf_now_ns();
-	r = jf_pool_submit(ms->pool, &rq, &f->key, ms->cfg.compile_timeout_s * 1000,
+	r = jf_pool_submit(s->o.pool, &rq, &f->key, s->o.compile_timeout_s * 1000,
 	    on_compiled, f);
 	if (r != 0) {
 		if (r == JF_ERR_QUARANTINED)
-			ms->m.compiles[-JF_ERR_QUARANTINED]++;
-		snprintf(msg, sizeof(msg), "%s", r == JF_ERR_QUARANTINED ?
+			s->m->compiles[-JF_ERR_QUARANTINED]++;
+		if (r == JF_ERR_BUSY)
+			s->m->rejected++;
+		flight_fail(f, r, r == JF_ERR_QUARANTINED ?
 		    "input quarantined: it crashed workers repeatedly" :
 		    r == JF_ERR_BUSY ? "compile queue full" : jf_strerror(r));
-		if (r == JF_ERR_BUSY)
-			ms->m.rejected++;
-		flight_fail(f, r, msg);
 		return;
 	}
 	/* the IR was copied by the pool */
-	free(f->ir);
+	jf_free(f->ir);
 	f->ir = NULL;
 }
 
@@ -549,14 +615,10 @@ static void
 on_put_done(void *arg)
 {
 	jf_flight_t *f = arg;
-	jf_master_t *ms = f->ms;
 	char msg[512];
 
-	if (ms->closing) {
-		flight_free(f);
+	if (!store_step_done(f, JF_MSTORE_PUT))
 		return;
-	}
-	note_store_error(ms, f->sres, 'p');
 	if (f->sres != 0) {
 		snprintf(msg, sizeof(msg), "compiled, but the store refused the artifact: %s (%s)",
 		    f->serr[0] ? f->serr : jf_strerror(f->sres), jf_errname(f->sres));
@@ -570,38 +632,58 @@ on_put_done(void *arg)
 
 /* --- requests ------------------------------------------------------------------ */
 
-static int
-add_waiter(jf_flight_t *f, struct evhttp_request *req, uint64_t t0, int joined)
+static void
+waiter_add(jf_flight_t *f, jf_sched_done_fn done, void *arg, int joined)
 {
-	waiter_t *w = calloc(1, sizeof(*w));
+	waiter_t *w = jf_xcalloc(1, sizeof(*w));
 
-	if (w == NULL)
-		return JF_ERR_NOMEM;
-	w->req = req;
-	w->t0 = t0;
+	w->done = done;
+	w->arg = arg;
 	w->joined = joined;
 	*f->tail = w;
 	f->tail = &w->next;
 	f->nwaiters++;
-	f->ms->sched->nwaiters++;
-	return 0;
+	f->s->nwaiters++;
 }
 
+/* Answer one request at once: an error (key may be NULL) or, with err 0,
+ * "accepted" in the given state. */
 static void
-reply_accepted(jf_master_t *ms, struct evhttp_request *req, uint64_t t0, const char *hex,
-    const char *state)
+answer_now(jf_sched_done_fn done, void *arg, int err, const char *key, const char *state,
+    const char *msg)
 {
-	char json[256];
+	jf_sched_result_t res = { .err = err, .key = key, .msg = msg };
 
-	snprintf(json, sizeof(json), "{\"key\":\"%s\",\"state\":\"%s\"}\n", hex, state);
-	jf_reply_json(ms, req, JF_ROUTE_COMPILE, t0, 202, hex, state, json);
+	res.accepted = err == 0;
+	res.state = err == 0 ? state : jf_errname(err);
+	done(&res, arg);
+}
+
+static jf_flight_t *
+flight_new(jf_sched_t *s, const jf_key_t *key, const char *hex, const jf_creq_t *cr,
+    const uint8_t *ir, size_t ir_len)
+{
+	jf_flight_t *f = jf_xcalloc(1, sizeof(*f));
+
+	f->s = s;
+	f->key = *key;
+	memcpy(f->hex, hex, sizeof(f->hex));
+	f->ir = jf_xmalloc(ir_len);
+	memcpy(f->ir, ir, ir_len);
+	f->ir_len = ir_len;
+	f->spec = cr->spec;
+	f->tail = &f->waiters;
+	f->state = F_LOOKUP;
+	f->hnext = s->b[bucket(key)];
+	s->b[bucket(key)] = f;
+	s->nflights++;
+	return f;
 }
 
 void
-jf_sched_compile(jf_master_t *ms, struct evhttp_request *req, uint64_t t0,
-    const jf_creq_t *cr, const uint8_t *ir, size_t ir_len)
+jf_sched_compile(jf_sched_t *s, const jf_creq_t *cr, const uint8_t *ir, size_t ir_len,
+    jf_sched_done_fn done, void *arg)
 {
-	jf_sched_t *s = ms->sched;
 	jf_compile_req_t rq;
 	jf_target_t target;
 	jf_key_t key;
@@ -609,95 +691,51 @@ jf_sched_compile(jf_master_t *ms, struct evhttp_request *req, uint64_t t0,
 	char hex[JF_KEY_HEX_LEN + 1], err[1024] = "";
 	int r;
 
-	memset(&rq, 0, sizeof(rq));
-	rq.ir = ir;
-	rq.ir_len = ir_len;
-	rq.ns = cr->ns;
-	rq.program_id = cr->has_program ? &cr->program_id : NULL;
-	rq.triple = cr->triple;
-	rq.cpu = cr->cpu;
-	rq.features = cr->features;
-	rq.opt = cr->opt;
-	rq.max_ir_bytes = (size_t)ms->cfg.max_request_bytes;
+	compile_req_fill(s, &rq, &cr->spec, ir, ir_len);
 	if ((r = jf_compile_key(&rq, &target, &key, err, sizeof(err))) != 0) {
-		jf_reply_error(ms, req, JF_ROUTE_COMPILE, t0, jf_status_for(r), r, NULL,
-		    err[0] ? err : jf_strerror(r));
+		answer_now(done, arg, r, NULL, NULL, err[0] ? err : jf_strerror(r));
 		return;
 	}
 	jf_key_hex(&key, hex);
-	if (ms->draining) {
-		jf_reply_error(ms, req, JF_ROUTE_COMPILE, t0, 503, JF_ERR_CLOSED, hex,
-		    "the master is shutting down");
+	if (s->draining) {
+		answer_now(done, arg, JF_ERR_CLOSED, hex, NULL, "the master is shutting down");
 		return;
 	}
 	if ((f = flight_find(s, &key)) != NULL) {
 		/* single-flight: share the lookup and the compile in progress */
-		ms->m.joins++;
-		if (!cr->wait) {
-			reply_accepted(ms, req, t0, hex, "joined");
-			return;
-		}
-		if (add_waiter(f, req, t0, 1) != 0)
-			jf_reply_error(ms, req, JF_ROUTE_COMPILE, t0, 503, JF_ERR_NOMEM, hex,
-			    "out of memory");
+		s->m->joins++;
+		if (!cr->wait)
+			answer_now(done, arg, 0, hex, "joined", NULL);
+		else
+			waiter_add(f, done, arg, 1);
 		return;
 	}
-	if (s->nflights >= (unsigned)(ms->cfg.workers + ms->cfg.queue_limit)) {
-		ms->m.rejected++;
-		jf_reply_error(ms, req, JF_ROUTE_COMPILE, t0, 503, JF_ERR_BUSY, hex,
-		    "compile queue full; retry later");
+	if (s->nflights >= (unsigned)(s->o.workers + s->o.queue_limit)) {
+		s->m->rejected++;
+		answer_now(done, arg, JF_ERR_BUSY, hex, NULL, "compile queue full; retry later");
 		return;
 	}
-	if ((f = calloc(1, sizeof(*f))) == NULL || (f->ir = malloc(ir_len)) == NULL) {
-		free(f);
-		jf_reply_error(ms, req, JF_ROUTE_COMPILE, t0, 503, JF_ERR_NOMEM, hex,
-		    "out of memory");
-		return;
-	}
-	f->ms = ms;
-	f->key = key;
-	memcpy(f->hex, hex, sizeof(hex));
-	memcpy(f->ir, ir, ir_len);
-	f->ir_len = ir_len;
-	f->cr = *cr;
-	f->tail = &f->waiters;
-	f->state = F_LOOKUP;
-	f->hnext = s->b[bucket(&key)];
-	s->b[bucket(&key)] = f;
-	s->nflights++;
-	if (cr->wait) {
-		if (add_waiter(f, req, t0, 0) != 0) {
-			flight_free(f);
-			jf_reply_error(ms, req, JF_ROUTE_COMPILE, t0, 503, JF_ERR_NOMEM, hex,
-			    "out of memory");
-			return;
-		}
-	} else {
-		reply_accepted(ms, req, t0, hex, "queued");
-	}
+	f = flight_new(s, &key, hex, cr, ir, ir_len);
+	if (cr->wait)
+		waiter_add(f, done, arg, 0);
+	else
+		answer_now(done, arg, 0, hex, "queued", NULL);
 	/* the store first: a hit never reaches the pool */
 	store_submit(f, job_get, on_lookup_done);
 }
 
 void
-jf_sched_abandon(jf_sched_t *s)
+jf_sched_free(jf_sched_t *s)
 {
 	unsigned i;
 
 	if (s == NULL)
 		return;
+	s->closing = 1;
 	for (i = 0; i < NBUCKETS; i++)
 		while (s->b[i] != NULL)
 			flight_free(s->b[i]);
-}
-
-void
-jf_sched_free(jf_sched_t *s)
-{
-	if (s == NULL)
-		return;
-	jf_sched_abandon(s);
 	jf_store_close(s->lease_store);
 	pthread_mutex_destroy(&s->lease_mu);
-	free(s);
+	jf_free(s);
 }

@@ -30,11 +30,12 @@
 #include "jitfarm/error.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "master/master.h"
+#include "common/mem.h"
+#include "master/storeq.h"
 
 typedef struct sjob {
-	jf_sjob_fn fn;                  /* NULL for a posted completion */
-	jf_sdone_fn done;
+	jf_storeq_job_fn fn;                  /* NULL for a posted completion */
+	jf_storeq_done_fn done;
 	void *arg;
 	struct sjob *next;
 } sjob_t;
@@ -107,7 +108,7 @@ store_thread(void *p)
 	jf_store_t *s = q->stores[ta->i];
 	sjob_t *j;
 
-	free(ta);
+	jf_free(ta);
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
 		while (!q->stop && q->jobs.head == NULL)
@@ -143,7 +144,7 @@ on_done(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&q->mu);
 	while ((j = sq_pop(&batch)) != NULL) {
 		j->done(j->arg);
-		free(j);
+		jf_free(j);
 	}
 }
 
@@ -155,17 +156,13 @@ jf_storeq_create(struct event_base *base, const char *url, const jf_store_opts_t
 	int r = JF_ERR_NOMEM, i;
 
 	*out = NULL;
-	if ((q = calloc(1, sizeof(*q))) == NULL)
-		return jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
+	q = jf_xcalloc(1, sizeof(*q));
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cv, NULL);
 	q->efd = -1;
 	q->nthreads = nthreads > 0 ? nthreads : 1;
-	if ((q->threads = calloc((size_t)q->nthreads, sizeof(*q->threads))) == NULL ||
-	    (q->stores = calloc((size_t)q->nthreads, sizeof(*q->stores))) == NULL) {
-		r = jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
-		goto out;
-	}
+	q->threads = jf_xcalloc((size_t)q->nthreads, sizeof(*q->threads));
+	q->stores = jf_xcalloc((size_t)q->nthreads, sizeof(*q->stores));
 	for (i = 0; i < q->nthreads; i++)
 		if ((r = jf_store_open(url, o, &q->stores[i], err, errlen)) != 0)
 			goto out;
@@ -179,16 +176,12 @@ jf_storeq_create(struct event_base *base, const char *url, const jf_store_opts_t
 		goto out;
 	}
 	for (i = 0; i < q->nthreads; i++) {
-		tharg_t *ta = malloc(sizeof(*ta));
+		tharg_t *ta = jf_xmalloc(sizeof(*ta));
 
-		if (ta == NULL) {
-			r = jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
-			goto out;
-		}
 		ta->q = q;
 		ta->i = i;
 		if ((errno = pthread_create(&q->threads[i], NULL, store_thread, ta)) != 0) {
-			free(ta);
+			jf_free(ta);
 			r = jf_seterr(err, errlen, JF_ERR_SYSTEM, "pthread_create: %s",
 			    strerror(errno));
 			goto out;
@@ -204,13 +197,12 @@ out:
 }
 
 static int
-submit(jf_storeq_t *q, jf_sjob_fn fn, jf_sdone_fn done, void *arg)
+submit(jf_storeq_t *q, jf_storeq_job_fn fn, jf_storeq_done_fn done, void *arg)
 {
 	sjob_t *j;
 	int r = 0;
 
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		return JF_ERR_NOMEM;
+	j = jf_xcalloc(1, sizeof(*j));
 	j->fn = fn;
 	j->done = done;
 	j->arg = arg;
@@ -227,18 +219,18 @@ submit(jf_storeq_t *q, jf_sjob_fn fn, jf_sdone_fn done, void *arg)
 	}
 	pthread_mutex_unlock(&q->mu);
 	if (r != 0)
-		free(j);
+		jf_free(j);
 	return r;
 }
 
 int
-jf_storeq_submit(jf_storeq_t *q, jf_sjob_fn fn, jf_sdone_fn done, void *arg)
+jf_storeq_submit(jf_storeq_t *q, jf_storeq_job_fn fn, jf_storeq_done_fn done, void *arg)
 {
 	return submit(q, fn, done, arg);
 }
 
 int
-jf_storeq_post(jf_storeq_t *q, jf_sdone_fn done, void *arg)
+jf_storeq_post(jf_storeq_t *q, jf_storeq_done_fn done, void *arg)
 {
 	return submit(q, NULL, done, arg);
 }
@@ -271,11 +263,11 @@ jf_storeq_destroy(jf_storeq_t *q)
 	/* what never ran or never reached the loop: let owners free */
 	while ((j = sq_pop(&q->done)) != NULL) {
 		j->done(j->arg);
-		free(j);
+		jf_free(j);
 	}
 	while ((j = sq_pop(&q->jobs)) != NULL) {
 		j->done(j->arg);
-		free(j);
+		jf_free(j);
 	}
 	if (q->ev != NULL)
 		event_free(q->ev);
@@ -283,9 +275,9 @@ jf_storeq_destroy(jf_storeq_t *q)
 		close(q->efd);
 	for (i = 0; q->stores != NULL && i < q->nthreads; i++)
 		jf_store_close(q->stores[i]);
-	free(q->stores);
-	free(q->threads);
+	jf_free(q->stores);
+	jf_free(q->threads);
 	pthread_cond_destroy(&q->cv);
 	pthread_mutex_destroy(&q->mu);
-	free(q);
+	jf_free(q);
 }

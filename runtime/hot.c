@@ -11,28 +11,29 @@
 #include <string.h>
 
 #include "jitfarm/error.h"
-#include "rt_internal.h"
+#include "common/mem.h"
+#include "hot.h"
 
 #define HOT_WINDOW 16
 
 int
-jf_hot_init(jf_hot_t *h, const jf_alloc_t *a, size_t cap)
+jf_hot_init(jf_hot_t *h, size_t cap)
 {
 	size_t c = HOT_WINDOW;
 
 	memset(h, 0, sizeof(*h));
 	while (c < cap)
 		c <<= 1;
-	if ((h->ents = jf_acalloc(a, c * sizeof(*h->ents))) == NULL)
+	if ((h->ents = jf_calloc(c, sizeof(*h->ents))) == NULL)
 		return JF_ERR_NOMEM;
 	h->cap = c;
 	return 0;
 }
 
 void
-jf_hot_fini(jf_hot_t *h, const jf_alloc_t *a)
+jf_hot_fini(jf_hot_t *h)
 {
-	jf_afree(a, h->ents);
+	jf_free(h->ents);
 	h->ents = NULL;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "jitfarm/error.h"
+#include "common/mem.h"
 #include "idtab.h"
 
 static size_t
@@ -18,16 +19,15 @@ home(const uint64_t id[4], size_t cap)
 }
 
 void
-jf_idtab_init(jf_idtab_t *t, const jf_alloc_t *a)
+jf_idtab_init(jf_idtab_t *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->a = a;
 }
 
 void
 jf_idtab_fini(jf_idtab_t *t)
 {
-	jf_afree(t->a, t->ents);
+	jf_free(t->ents);
 	t->ents = NULL;
 	t->cap = t->n = 0;
 }
@@ -78,7 +78,7 @@ jf_idtab_put(jf_idtab_t *t, const uint64_t id[4], void *val)
 		jf_idtab_ent_t *old = t->ents, *ne;
 		size_t ocap = t->cap;
 
-		if ((ne = jf_acalloc(t->a, ncap * sizeof(*ne))) == NULL)
+		if ((ne = jf_calloc(ncap, sizeof(*ne))) == NULL)
 			return JF_ERR_NOMEM;
 		t->ents = ne;
 		t->cap = ncap;
@@ -86,7 +86,7 @@ jf_idtab_put(jf_idtab_t *t, const uint64_t id[4], void *val)
 		for (i = 0; i < ocap; i++)
 			if (old[i].val != NULL)
 				put_nogrow(t, old[i].id, old[i].val);
-		jf_afree(t->a, old);
+		jf_free(old);
 	}
 	put_nogrow(t, id, val);
 	return 0;

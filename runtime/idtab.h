@@ -11,7 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "map.h"
 
 typedef struct jf_idtab_ent {
 	uint64_t id[4];
@@ -21,10 +20,9 @@ typedef struct jf_idtab_ent {
 typedef struct jf_idtab {
 	jf_idtab_ent_t *ents;
 	size_t cap, n;                  /* cap is a power of two */
-	const jf_alloc_t *a;
 } jf_idtab_t;
 
-void jf_idtab_init(jf_idtab_t *t, const jf_alloc_t *a);
+void jf_idtab_init(jf_idtab_t *t);
 void jf_idtab_fini(jf_idtab_t *t);
 void *jf_idtab_get(const jf_idtab_t *t, const uint64_t id[4]);
 /* Insert or replace (val != NULL). Returns 0 or JF_ERR_NOMEM. */

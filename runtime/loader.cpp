@@ -5,7 +5,9 @@
  * main one, nor set a JITDylib's link order, and both are what one
  * JITDylib per program needs; so this small part is C++ behind a C
  * interface. No LLVM error escapes: every llvm::Error and Expected is
- * consumed here and turned into a jf_err and a message.
+ * consumed here and turned into a jf_err and a message. The two small
+ * structs of our own live in jf_malloc memory (the host's allocator);
+ * what LLVM allocates for itself does not.
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +22,9 @@
 #include "llvm/Support/TargetSelect.h"
 
 #include "jitfarm/error.h"
+extern "C" {
+#include "common/mem.h"
+}
 #include "loader.h"
 
 using namespace llvm;
@@ -33,6 +38,23 @@ struct jf_loader {
 struct loaded {
 	JITDylib *jd;
 	ResourceTrackerSP rt;
+};
+
+/* new and delete on jf_malloc: NULL when out of memory */
+template <typename T> static T *
+jf_new(void)
+{
+	void *m = jf_malloc(sizeof(T));
+
+	return m != nullptr ? new (m) T() : nullptr;
+}
+
+struct jf_delete {
+	template <typename T> void operator()(T *p) const
+	{
+		p->~T();
+		jf_free(p);
+	}
 };
 
 static int
@@ -56,7 +78,7 @@ jf_loader_new(const jf_loader_sym_t *syms, size_t nsyms, int process_symbols,
 	auto J = LLJITBuilder().create();
 	if (!J)
 		return fail(err, errlen, JF_ERR_SYSTEM, "creating the JIT", J.takeError());
-	std::unique_ptr<jf_loader> L(new (std::nothrow) jf_loader());
+	std::unique_ptr<jf_loader, jf_delete> L(jf_new<jf_loader>());
 	if (!L)
 		return JF_ERR_NOMEM;
 	L->jit = std::move(*J);
@@ -86,7 +108,8 @@ jf_loader_new(const jf_loader_sym_t *syms, size_t nsyms, int process_symbols,
 extern "C" void
 jf_loader_free(jf_loader_t *L)
 {
-	delete L;
+	if (L != nullptr)
+		jf_delete()(L);
 }
 
 extern "C" int
@@ -102,7 +125,7 @@ jf_loader_add(jf_loader_t *L, const char *name, const uint8_t *obj, size_t len,
 		return fail(err, errlen, JF_ERR_INVAL, "creating the program's dylib",
 		    JD.takeError());
 	JD->addToLinkOrder(*L->host, JITDylibLookupFlags::MatchExportedSymbolsOnly);
-	std::unique_ptr<loaded> P(new (std::nothrow) loaded());
+	std::unique_ptr<loaded, jf_delete> P(jf_new<loaded>());
 	if (!P) {
 		consumeError(ES.removeJITDylib(*JD));
 		return JF_ERR_NOMEM;
@@ -138,7 +161,7 @@ out:
 extern "C" int
 jf_loader_remove(jf_loader_t *L, void *handle, char *err, size_t errlen)
 {
-	std::unique_ptr<loaded> P(static_cast<loaded *>(handle));
+	std::unique_ptr<loaded, jf_delete> P(static_cast<loaded *>(handle));
 	int r = 0;
 
 	if (!P)

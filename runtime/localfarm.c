@@ -24,7 +24,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
-#include "rt_internal.h"
+#include "localfarm.h"
 
 extern char **environ;
 
@@ -140,22 +140,9 @@ jf_localfarm_start(jf_runtime_t *rt, const char *master_path, char *err, size_t 
 		usleep(5000);
 	}
 	snprintf(url, sizeof(url), "unix:%s", sock);
-	if ((rt->master_dir = strdup(dir)) == NULL || (rt->farm_url = strdup(url)) == NULL) {
+	if ((rt->master_dir = jf_strdup(dir)) == NULL || (rt->farm_url = jf_strdup(url)) == NULL) {
 		r = jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
 		goto fail_quiet;
-	}
-	/* farm_url is freed with the runtime's allocator; keep it consistent */
-	{
-		char *u = rt->farm_url;
-		size_t n = strlen(u) + 1;
-
-		if ((rt->farm_url = jf_amalloc(&rt->alloc, n)) == NULL) {
-			free(u);
-			r = jf_seterr(err, errlen, JF_ERR_NOMEM, "out of memory");
-			goto fail_quiet;
-		}
-		memcpy(rt->farm_url, u, n);
-		free(u);
 	}
 	jf_info("runtime: local farm pid %d on %s", (int)pid, sock);
 	posix_spawn_file_actions_destroy(&fa);
@@ -196,7 +183,7 @@ jf_localfarm_stop(jf_runtime_t *rt)
 	}
 	if (rt->master_dir != NULL) {
 		rm_dir(rt->master_dir);
-		free(rt->master_dir);
+		jf_free(rt->master_dir);
 		rt->master_dir = NULL;
 	}
 }

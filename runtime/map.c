@@ -10,10 +10,10 @@
  * when the thread exits.
  */
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "jitfarm/error.h"
+#include "common/mem.h"
 #include "map.h"
 
 __thread jf_tls_ent_t jf_tls_cache[JF_TLS_CACHE]
@@ -22,42 +22,10 @@ __thread jf_tls_ent_t jf_tls_cache[JF_TLS_CACHE]
 static __thread char tls_token __attribute__((tls_model("initial-exec")));
 static _Atomic uint64_t rs_next_id = 1;
 
-void *
-jf_amalloc(const jf_alloc_t *a, size_t n)
-{
-	if (a != NULL && a->alloc != NULL)
-		return a->alloc(n, a->arg);
-	return malloc(n);
-}
-
-void *
-jf_acalloc(const jf_alloc_t *a, size_t n)
-{
-	void *p;
-
-	if (a != NULL && a->alloc != NULL) {
-		if ((p = a->alloc(n, a->arg)) != NULL)
-			memset(p, 0, n);
-		return p;
-	}
-	return calloc(1, n);
-}
-
-void
-jf_afree(const jf_alloc_t *a, void *p)
-{
-	if (p == NULL)
-		return;
-	if (a != NULL && a->free != NULL)
-		a->free(p, a->arg);
-	else
-		free(p);
-}
-
 /* ---- maps ------------------------------------------------------------------ */
 
 jf_map_t *
-jf_map_new(const jf_alloc_t *a, uint64_t n)
+jf_map_new(uint64_t n)
 {
 	jf_map_t *m;
 	uint64_t cap = n + n * 3 / 7 + 1;       /* load <= 0.7 */
@@ -66,12 +34,12 @@ jf_map_new(const jf_alloc_t *a, uint64_t n)
 		cap = 8;
 	if (cap > (UINT64_MAX - 64) / sizeof(jf_mslot_t))
 		return NULL;
-	if ((m = jf_acalloc(a, sizeof(*m))) == NULL)
+	if ((m = jf_calloc(1, sizeof(*m))) == NULL)
 		return NULL;
 	m->cap = cap;
 	m->bytes = cap * sizeof(jf_mslot_t) + 64;
-	if ((m->mem = jf_acalloc(a, m->bytes)) == NULL) {
-		jf_afree(a, m);
+	if ((m->mem = jf_calloc(1, m->bytes)) == NULL) {
+		jf_free(m);
 		return NULL;
 	}
 	m->slots = (jf_mslot_t *)(((uintptr_t)m->mem + 63) & ~(uintptr_t)63);
@@ -79,12 +47,12 @@ jf_map_new(const jf_alloc_t *a, uint64_t n)
 }
 
 void
-jf_map_free(const jf_alloc_t *a, jf_map_t *m)
+jf_map_free(jf_map_t *m)
 {
 	if (m == NULL)
 		return;
-	jf_afree(a, m->mem);
-	jf_afree(a, m);
+	jf_free(m->mem);
+	jf_free(m);
 }
 
 void
@@ -121,7 +89,7 @@ in_dels(const uint64_t id[4], const uint64_t (*dels)[4], size_t ndels)
 }
 
 jf_map_t *
-jf_map_derive(const jf_alloc_t *a, const jf_map_t *old, const jf_mslot_t *adds,
+jf_map_derive(const jf_map_t *old, const jf_mslot_t *adds,
     size_t nadds, const uint64_t (*dels)[4], size_t ndels)
 {
 	uint64_t oldn = old ? old->n : 0, i;
@@ -129,12 +97,12 @@ jf_map_derive(const jf_alloc_t *a, const jf_map_t *old, const jf_mslot_t *adds,
 
 	if (old != NULL && ndels == 0 && oldn + nadds <= old->cap * 7 / 10) {
 		/* same geometry: copy the slots, then insert */
-		if ((m = jf_acalloc(a, sizeof(*m))) == NULL)
+		if ((m = jf_calloc(1, sizeof(*m))) == NULL)
 			return NULL;
 		m->cap = old->cap;
 		m->bytes = old->bytes;
-		if ((m->mem = jf_amalloc(a, m->bytes)) == NULL) {
-			jf_afree(a, m);
+		if ((m->mem = jf_malloc(m->bytes)) == NULL) {
+			jf_free(m);
 			return NULL;
 		}
 		m->slots = (jf_mslot_t *)(((uintptr_t)m->mem + 63) & ~(uintptr_t)63);
@@ -142,7 +110,7 @@ jf_map_derive(const jf_alloc_t *a, const jf_map_t *old, const jf_mslot_t *adds,
 		m->n = old->n;
 	} else {
 		/* rehash, leaving room to grow so the next derive can copy */
-		if ((m = jf_map_new(a, (oldn + nadds) * 2)) == NULL)
+		if ((m = jf_map_new((oldn + nadds) * 2)) == NULL)
 			return NULL;
 		for (i = 0; old != NULL && i < old->cap; i++) {
 			const jf_mslot_t *s = &old->slots[i];
@@ -168,7 +136,7 @@ tslot_exit(void *p)
 }
 
 int
-jf_readside_init(jf_readside_t *rs, const jf_alloc_t *a, uint32_t nslots,
+jf_readside_init(jf_readside_t *rs, uint32_t nslots,
     uint32_t ring_size, uint32_t sample)
 {
 	uint32_t i, rsz = 16;
@@ -188,7 +156,7 @@ jf_readside_init(jf_readside_t *rs, const jf_alloc_t *a, uint32_t nslots,
 	if (nslots == 0)
 		nslots = 1;
 	bytes = (size_t)nslots * sizeof(jf_tslot_t) + 64;
-	if ((rs->slots_mem = jf_acalloc(a, bytes)) == NULL)
+	if ((rs->slots_mem = jf_calloc(1, bytes)) == NULL)
 		return JF_ERR_NOMEM;
 	rs->slots = (jf_tslot_t *)(((uintptr_t)rs->slots_mem + 63) & ~(uintptr_t)63);
 	rs->nslots = nslots;
@@ -197,7 +165,7 @@ jf_readside_init(jf_readside_t *rs, const jf_alloc_t *a, uint32_t nslots,
 
 		ts->rs = rs;
 		ts->mask = rsz - 1;
-		if ((ts->ring = jf_amalloc(a, (size_t)rsz * sizeof(jf_lev_t))) == NULL) {
+		if ((ts->ring = jf_reallocarray(NULL, rsz, sizeof(jf_lev_t))) == NULL) {
 			rs->nslots = i;
 			return JF_ERR_NOMEM;
 		}
@@ -209,7 +177,7 @@ jf_readside_init(jf_readside_t *rs, const jf_alloc_t *a, uint32_t nslots,
 }
 
 void
-jf_readside_fini(jf_readside_t *rs, const jf_alloc_t *a)
+jf_readside_fini(jf_readside_t *rs)
 {
 	uint32_t i;
 
@@ -218,8 +186,8 @@ jf_readside_fini(jf_readside_t *rs, const jf_alloc_t *a)
 	rs->key_ok = 0;
 	jf_tslot_forget(rs);
 	for (i = 0; rs->slots != NULL && i < rs->nslots; i++)
-		jf_afree(a, rs->slots[i].ring);
-	jf_afree(a, rs->slots_mem);
+		jf_free(rs->slots[i].ring);
+	jf_free(rs->slots_mem);
 	rs->slots = NULL;
 	rs->slots_mem = NULL;
 }

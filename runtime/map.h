@@ -3,8 +3,9 @@
  * per-thread slots (quiescent-state counters, counters, event rings) and
  * the reclamation of retired maps and programs.
  *
- * This part needs nothing but libc and C11 atomics, so the concurrency
- * test can be built on its own under ThreadSanitizer.
+ * This part needs nothing but libc, C11 atomics and common/mem.c (its
+ * memory comes from jf_malloc), so the concurrency test can be built on
+ * its own under ThreadSanitizer.
  *
  * The map is an open-addressing table with linear probing, built once and
  * never written after it is published. Readers load the current map with
@@ -46,17 +47,6 @@ typedef struct jf_map {
 	jf_mslot_t *slots;
 } jf_map_t;
 
-/* Allocator used for maps and rings (the host's, when it gave one). */
-typedef struct jf_alloc {
-	void *(*alloc)(size_t, void *);
-	void (*free)(void *, void *);
-	void *arg;
-} jf_alloc_t;
-
-void *jf_amalloc(const jf_alloc_t *a, size_t n);
-void *jf_acalloc(const jf_alloc_t *a, size_t n);
-void jf_afree(const jf_alloc_t *a, void *p);
-
 /* Slot index of an id: multiply-shift of its first word onto [0, cap). */
 static inline uint64_t
 jf_map_home(uint64_t k0, uint64_t cap)
@@ -89,7 +79,7 @@ jf_map_find(const jf_map_t *m, const uint64_t id[4])
 
 /* A new empty map for up to n entries (load factor <= 0.7). Returns NULL
  * when out of memory. */
-jf_map_t *jf_map_new(const jf_alloc_t *a, uint64_t n);
+jf_map_t *jf_map_new(uint64_t n);
 /* Insert or replace; the map must have room (built with jf_map_new(n)). */
 void jf_map_put(jf_map_t *m, const uint64_t id[4], void *fn, uintptr_t meta);
 /*
@@ -97,9 +87,9 @@ void jf_map_put(jf_map_t *m, const uint64_t id[4], void *fn, uintptr_t meta);
  * equal ids). Copies old's slots wholesale when nothing is removed and
  * the result fits; rehashes otherwise, with room to grow. NULL on OOM.
  */
-jf_map_t *jf_map_derive(const jf_alloc_t *a, const jf_map_t *old,
+jf_map_t *jf_map_derive(const jf_map_t *old,
     const jf_mslot_t *adds, size_t nadds, const uint64_t (*dels)[4], size_t ndels);
-void jf_map_free(const jf_alloc_t *a, jf_map_t *m);
+void jf_map_free(jf_map_t *m);
 
 /* ---- per-thread slots ---------------------------------------------------- */
 
@@ -141,9 +131,9 @@ typedef struct jf_readside {
 	_Atomic uint64_t gone_hits, gone_misses, gone_negative, gone_dropped, no_slot;
 } jf_readside_t;
 
-int jf_readside_init(jf_readside_t *rs, const jf_alloc_t *a, uint32_t nslots,
+int jf_readside_init(jf_readside_t *rs, uint32_t nslots,
     uint32_t ring_size, uint32_t sample);
-void jf_readside_fini(jf_readside_t *rs, const jf_alloc_t *a);
+void jf_readside_fini(jf_readside_t *rs);
 
 /* A small per-thread cache of (runtime id, slot) pairs. */
 typedef struct jf_tls_ent {

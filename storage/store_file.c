@@ -5,12 +5,14 @@
  *                       byte so no directory grows past a few thousand
  *                       entries at a million keys.
  *
+ * The layout is in store_file_dir.h, the change journal (and its watch)
+ * in store_file_journal.c, gc in store_file_gc.c.
+ *
  * put writes a temp file beside the target, fsyncs it and renames it into
  * place, so a reader sees either nothing or a whole blob, and two writers
  * of the same key both succeed and leave one valid entry (the blobs are
  * equal by construction: the key is derived from what is compiled).
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -22,48 +24,39 @@
 #include "jitfarm/error.h"
 #include "common/blob.h"
 #include "common/util.h"
-#include "store.h"
+#include "common/mem.h"
 #include "store_file.h"
-
-int
-jf_file_store_path(const jf_file_store_t *fs, const jf_key_t *k, char *buf, size_t len)
-{
-	char hex[JF_KEY_HEX_LEN + 1];
-
-	jf_key_hex(k, hex);
-	if ((size_t)snprintf(buf, len, "%s/%.2s/%s", fs->root, hex, hex) >= len)
-		return JF_ERR_INVAL;
-	return 0;
-}
+#include "store_file_dir.h"
+#include "store_file_journal.h"
 
 static int
-fs_open(const char *url, const jf_store_opts_t *o, void **self, char *err, size_t errlen)
+fs_open(const char *url, const jf_url_t *u, const jf_store_opts_t *o, void **self, char *err,
+    size_t errlen)
 {
 	jf_file_store_t *fs;
-	const char *path;
+	size_t n;
 
 	*self = NULL;
-	if (strncmp(url, "file://", 7) != 0)
-		return jf_seterr(err, errlen, JF_ERR_INVAL, "not a file:// URL: %s", url);
-	path = url + 7;
-	if (path[0] != '/')
+	if (u->host[0] != '\0' && strcmp(u->host, "localhost") != 0)
+		return jf_seterr(err, errlen, JF_ERR_INVAL,
+		    "file store path must be absolute (file:///dir): %s", url);
+	if (u->path[0] != '/')
 		return jf_seterr(err, errlen, JF_ERR_INVAL,
 		    "file store path must be absolute: %s", url);
-	/* the query string holds options, not part of the path */
-	if (strcspn(path, "?") >= sizeof(fs->root) - 80)
+	if ((n = strlen(u->path)) >= sizeof(fs->root) - 80)
 		return jf_seterr(err, errlen, JF_ERR_INVAL, "file store path too long");
-	if ((fs = calloc(1, sizeof(*fs))) == NULL)
+	if ((fs = jf_calloc(1, sizeof(*fs))) == NULL)
 		return JF_ERR_NOMEM;
-	memcpy(fs->root, path, strcspn(path, "?"));
+	memcpy(fs->root, u->path, n + 1);
 	/* strip trailing slashes, but keep "/" itself */
-	while (strlen(fs->root) > 1 && fs->root[strlen(fs->root) - 1] == '/')
-		fs->root[strlen(fs->root) - 1] = '\0';
+	while (n > 1 && fs->root[n - 1] == '/')
+		fs->root[--n] = '\0';
 	fs->read_only = o->read_only;
 	fs->inotify_fd = -1;
 	if (!o->read_only && jf_mkdir_p(fs->root, 0755) != 0) {
 		jf_seterr(err, errlen, JF_ERR_IO, "cannot create %s: %s", fs->root,
 		    strerror(errno));
-		free(fs);
+		jf_free(fs);
 		return JF_ERR_IO;
 	}
 	*self = fs;
@@ -79,7 +72,7 @@ fs_get(void *self, const jf_key_t *k, uint8_t **blob, size_t *len)
 
 	if (jf_file_store_path(fs, k, path, sizeof(path)) != 0)
 		return JF_ERR_INVAL;
-	r = jf_file_read(path, (size_t)JF_BLOB_HEADER_LEN + JF_BLOB_MAX_MANIFEST +
+	r = jf_file_store_read(path, (size_t)JF_BLOB_HEADER_LEN + JF_BLOB_MAX_MANIFEST +
 	    JF_BLOB_MAX_PAYLOAD + JF_SIG_LEN, blob, len);
 	if (r != 0 && r != JF_ERR_NOTFOUND)
 		snprintf(fs->err, sizeof(fs->err), "%s: %s", path, strerror(errno));
@@ -143,43 +136,6 @@ fs_exists(void *self, const jf_key_t *k)
 	return 0;
 }
 
-int
-jf_file_store_scan(jf_file_store_t *fs, jf_store_list_fn fn, void *arg)
-{
-	char dir[4200];
-	int i, r = 0;
-
-	for (i = 0; i < 256 && r == 0; i++) {
-		DIR *d;
-		struct dirent *de;
-
-		snprintf(dir, sizeof(dir), "%s/%02x", fs->root, i);
-		if ((d = opendir(dir)) == NULL) {
-			if (errno == ENOENT)
-				continue;
-			snprintf(fs->err, sizeof(fs->err), "opendir %s: %s", dir, strerror(errno));
-			return JF_ERR_IO;
-		}
-		while (r == 0 && (de = readdir(d)) != NULL) {
-			jf_store_entry_t e;
-			struct stat st;
-
-			/* only finished entries: 64 hex digits, no temp suffix */
-			if (strlen(de->d_name) != JF_KEY_HEX_LEN ||
-			    jf_key_from_hex(de->d_name, &e.key) != 0)
-				continue;
-			if (fstatat(dirfd(d), de->d_name, &st, 0) != 0)
-				continue;       /* deleted meanwhile */
-			e.size = (uint64_t)st.st_size;
-			e.mtime_ms = (uint64_t)st.st_mtim.tv_sec * 1000 +
-			    (uint64_t)st.st_mtim.tv_nsec / 1000000;
-			r = fn(&e, arg);
-		}
-		closedir(d);
-	}
-	return r;
-}
-
 static int
 fs_list(void *self, jf_store_list_fn fn, void *arg)
 {
@@ -203,7 +159,7 @@ fs_close(void *self)
 		return;
 	if (fs->inotify_fd >= 0)
 		close(fs->inotify_fd);
-	free(fs);
+	jf_free(fs);
 }
 
 const jf_store_ops_t jf_store_file_ops = {

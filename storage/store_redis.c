@@ -38,7 +38,8 @@
 
 #include "jitfarm/error.h"
 #include "common/util.h"
-#include "store.h"
+#include "common/mem.h"
+#include "store_redis.h"
 
 #define RS_XREAD_COUNT 1000
 #define RS_MAXLEN_DEFAULT 100000
@@ -261,86 +262,41 @@ cmd(rs_t *r, redisReply **out, int argc, const char **argv, const size_t *lens,
 /* --- open ------------------------------------------------------------------ */
 
 static int
-pct_decode(const char *in, size_t n, char *out, size_t outlen)
-{
-	size_t i, o = 0;
-
-	for (i = 0; i < n; i++) {
-		int c = (unsigned char)in[i];
-
-		if (c == '%') {
-			char h[3];
-			uint8_t b;
-
-			if (i + 2 >= n)
-				return -1;
-			h[0] = in[i + 1];
-			h[1] = in[i + 2];
-			h[2] = '\0';
-			if (jf_hex_decode(h, &b, 1) != 0)
-				return -1;
-			c = b;
-			i += 2;
-		}
-		if (o + 1 >= outlen)
-			return -1;
-		out[o++] = (char)c;
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-static int
-rs_open(const char *url, const jf_store_opts_t *o, void **self, char *err, size_t errlen)
+rs_open(const char *url, const jf_url_t *u, const jf_store_opts_t *o, void **self, char *err,
+    size_t errlen)
 {
 	rs_t *r;
-	const char *p = url + 8, *at, *hostend, *q;
+	const char *db;
 	int rc = JF_ERR_INVAL;
 	uint8_t rnd[16];
 
 	*self = NULL;
-	if (strncmp(url, "redis://", 8) != 0)
-		return jf_seterr(err, errlen, JF_ERR_INVAL, "not a redis:// URL");
-	if ((r = calloc(1, sizeof(*r))) == NULL)
+	if ((r = jf_calloc(1, sizeof(*r))) == NULL)
 		return JF_ERR_NOMEM;
-	q = p + strcspn(p, "/?");
-	at = memchr(p, '@', (size_t)(q - p));
-	if (at) {
-		const char *colon = memchr(p, ':', (size_t)(at - p));
-
-		if (colon == NULL) {
-			/* redis://password@host */
-			if (pct_decode(p, (size_t)(at - p), r->pw, sizeof(r->pw)) != 0)
-				goto bad;
-		} else if (pct_decode(p, (size_t)(colon - p), r->user, sizeof(r->user)) != 0 ||
-		    pct_decode(colon + 1, (size_t)(at - colon - 1), r->pw, sizeof(r->pw)) != 0)
-			goto bad;
-		p = at + 1;
-	}
-	hostend = p + strcspn(p, ":/?");
-	if (hostend == p || (size_t)(hostend - p) >= sizeof(r->host))
+	if (u->host[0] == '\0' || jf_strlcpy(r->host, u->host, sizeof(r->host)) >= sizeof(r->host))
 		goto bad;
-	memcpy(r->host, p, (size_t)(hostend - p));
-	r->port = 6379;
-	if (*hostend == ':') {
-		char *end;
-		long port = strtol(hostend + 1, &end, 10);
-
-		if (port <= 0 || port > 65535 || (*end && *end != '/' && *end != '?'))
+	/* redis://user:pw@host (ACL) or redis://:pw@host; redis://pw@host
+	 * (no ':') is the password alone, as redis-cli reads it */
+	if (u->has_password) {
+		if (jf_strlcpy(r->user, u->user, sizeof(r->user)) >= sizeof(r->user) ||
+		    jf_strlcpy(r->pw, u->password, sizeof(r->pw)) >= sizeof(r->pw))
 			goto bad;
-		r->port = (int)port;
-		hostend = end;
+	} else if (jf_strlcpy(r->pw, u->user, sizeof(r->pw)) >= sizeof(r->pw)) {
+		goto bad;
 	}
-	if (*hostend == '/' && hostend[1] && hostend[1] != '?') {
+	r->port = u->port ? u->port : 6379;
+	db = u->path[0] == '/' ? u->path + 1 : u->path;
+	if (*db) {
 		char *end;
-		long db = strtol(hostend + 1, &end, 10);
+		long n = strtol(db, &end, 10);
 
-		if (db < 0 || db > 1000000 || (*end && *end != '?'))
+		if (n < 0 || n > 1000000 || *end != '\0' || end == db)
 			goto bad;
-		r->db = (int)db;
+		r->db = (int)n;
 	}
-	if (jf_store_url_param(url, "prefix", r->prefix, sizeof(r->prefix)) == 0)
+	if ((rc = jf_store_url_param(url, "prefix", r->prefix, sizeof(r->prefix))) == 0)
 		snprintf(r->prefix, sizeof(r->prefix), "jf");
+	rc = JF_ERR_INVAL;
 	if (r->prefix[0] == '\0' || strlen(r->prefix) > 100)
 		goto bad;
 	r->ttl_s = jf_store_url_long(url, "ttl_s", 0);
@@ -364,7 +320,7 @@ bad:
 	jf_seterr(err, errlen, JF_ERR_INVAL,
 	    "bad redis URL (want redis://[user:pw@]host:port/db?prefix=jf&ttl_s=&maxlen=)");
 out:
-	free(r);
+	jf_free(r);
 	return rc;
 }
 
@@ -377,26 +333,35 @@ blob_key(const rs_t *r, const jf_key_t *k, char *buf, size_t len, char *hex)
 
 /* --- entries ---------------------------------------------------------------- */
 
+/* verb on k's blob key ("GET", "EXISTS"): the reply, as cmd gives it. */
+static int
+key_cmd(rs_t *r, const char *verb, const jf_key_t *k, redisReply **rep)
+{
+	char key[256], hex[JF_KEY_HEX_LEN + 1];
+	const char *av[2] = { verb, key };
+	size_t al[2];
+
+	blob_key(r, k, key, sizeof(key), hex);
+	al[0] = strlen(verb);
+	al[1] = strlen(key);
+	return cmd(r, rep, 2, av, al, verb);
+}
+
 static int
 rs_get(void *self, const jf_key_t *k, uint8_t **blob, size_t *len)
 {
 	rs_t *r = self;
-	char key[256], hex[JF_KEY_HEX_LEN + 1];
-	const char *av[2] = { "GET", key };
-	size_t al[2] = { 3, 0 };
 	redisReply *rep;
 	int rc;
 
-	blob_key(r, k, key, sizeof(key), hex);
-	al[1] = strlen(key);
-	if ((rc = cmd(r, &rep, 2, av, al, "GET")) != 0)
+	if ((rc = key_cmd(r, "GET", k, &rep)) != 0)
 		return rc;
 	if (rep->type == REDIS_REPLY_NIL) {
 		rc = JF_ERR_NOTFOUND;
 	} else if (rep->type != REDIS_REPLY_STRING) {
 		snprintf(r->err, sizeof(r->err), "redis: GET answered type %d", rep->type);
 		rc = JF_ERR_PROTO;
-	} else if ((*blob = malloc(rep->len ? rep->len : 1)) == NULL) {
+	} else if ((*blob = jf_malloc(rep->len ? rep->len : 1)) == NULL) {
 		rc = JF_ERR_NOMEM;
 	} else {
 		memcpy(*blob, rep->str, rep->len);
@@ -453,15 +418,10 @@ static int
 rs_exists(void *self, const jf_key_t *k)
 {
 	rs_t *r = self;
-	char key[256], hex[JF_KEY_HEX_LEN + 1];
-	const char *av[2] = { "EXISTS", key };
-	size_t al[2] = { 6, 0 };
 	redisReply *rep;
 	int rc;
 
-	blob_key(r, k, key, sizeof(key), hex);
-	al[1] = strlen(key);
-	if ((rc = cmd(r, &rep, 2, av, al, "EXISTS")) != 0)
+	if ((rc = key_cmd(r, "EXISTS", k, &rep)) != 0)
 		return rc;
 	rc = rep->type == REDIS_REPLY_INTEGER && rep->integer > 0 ? 0 : JF_ERR_NOTFOUND;
 	freeReplyObject(rep);
@@ -517,7 +477,7 @@ walk(rs_t *r, jf_store_list_fn lfn, jf_store_blob_fn bfn, void *arg)
 			/* pipeline the page's GETs: one round trip for the page. All
 			 * replies are read before any is delivered, as the callback
 			 * may itself talk to the store (to drop a corrupt entry). */
-			if ((got = calloc(n, sizeof(*got))) == NULL) {
+			if ((got = jf_calloc(n, sizeof(*got))) == NULL) {
 				freeReplyObject(rep);
 				return JF_ERR_NOMEM;
 			}
@@ -559,7 +519,7 @@ walk(rs_t *r, jf_store_list_fn lfn, jf_store_blob_fn bfn, void *arg)
 				if (got[i])
 					freeReplyObject(got[i]);
 			}
-			free(got);
+			jf_free(got);
 		} else if (lfn != NULL) {
 			for (i = 0; i < n && rc == 0; i++) {
 				const redisReply *e = rep->element[2 * i], *sc = rep->element[2 * i + 1];
@@ -974,7 +934,7 @@ rs_close(void *self)
 	if (r == NULL)
 		return;
 	drop(r);
-	free(r);
+	jf_free(r);
 }
 
 const jf_store_ops_t jf_store_redis_ops = {

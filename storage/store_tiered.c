@@ -20,9 +20,11 @@
 #include <string.h>
 
 #include "jitfarm/error.h"
+#include "common/buf.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "common/util.h"
-#include "store.h"
+#include "store_tiered.h"
 
 typedef struct ts {
 	jf_store_t *local, *remote;
@@ -30,35 +32,16 @@ typedef struct ts {
 	char err[512];
 } ts_t;
 
-static int
-ts_open(const char *url, const jf_store_opts_t *o, void **self, char *err, size_t errlen)
+int
+jf_store_tiered_new(jf_store_t *local, jf_store_t *remote, void **self)
 {
 	ts_t *t;
-	jf_store_opts_t po = *o;
-	const char *spec = url + 7, *comma;
-	char local[1024];
-	int rc;
 
 	*self = NULL;
-	if (strncmp(url, "tiered:", 7) != 0 || (comma = strchr(spec, ',')) == NULL ||
-	    comma == spec || comma[1] == '\0' || (size_t)(comma - spec) >= sizeof(local))
-		return jf_seterr(err, errlen, JF_ERR_INVAL,
-		    "bad tiered URL (want tiered:LOCAL_URL,REMOTE_URL)");
-	if (strncmp(spec, "tiered:", 7) == 0 || strncmp(comma + 1, "tiered:", 7) == 0)
-		return jf_seterr(err, errlen, JF_ERR_INVAL, "tiered stores do not nest");
-	memcpy(local, spec, (size_t)(comma - spec));
-	local[comma - spec] = '\0';
-	if ((t = calloc(1, sizeof(*t))) == NULL)
+	if ((t = jf_calloc(1, sizeof(*t))) == NULL)
 		return JF_ERR_NOMEM;
-	/* o is already normalised: 0 retries means none, not the default */
-	if (po.retries == 0)
-		po.retries = -1;
-	if ((rc = jf_store_open(local, &po, &t->local, err, errlen)) != 0 ||
-	    (rc = jf_store_open(comma + 1, &po, &t->remote, err, errlen)) != 0) {
-		jf_store_close(t->local);
-		free(t);
-		return rc;
-	}
+	t->local = local;
+	t->remote = remote;
 	*self = t;
 	return 0;
 }
@@ -163,20 +146,10 @@ static int
 on_local(const jf_store_entry_t *e, void *arg)
 {
 	union_ctx_t *c = arg;
-	int rc;
 
-	if (c->n == c->cap) {
-		size_t nc = c->cap ? c->cap * 2 : 1024;
-		jf_key_t *nk = realloc(c->keys, nc * sizeof(*nk));
-
-		if (nk == NULL)
-			return JF_ERR_NOMEM;
-		c->keys = nk;
-		c->cap = nc;
-	}
-	c->keys[c->n++] = e->key;
-	rc = c->fn(e, c->arg);
-	return rc;
+	if (JF_VEC_PUSH(c->keys, c->n, c->cap, e->key) != 0)
+		return JF_ERR_NOMEM;
+	return c->fn(e, c->arg);
 }
 
 static int
@@ -206,7 +179,7 @@ ts_list(void *self, jf_store_list_fn fn, void *arg)
 	if (rc < 0 && remote_failed(t, rc, "list"))
 		rc = 0;         /* the local part was listed */
 out:
-	free(c.keys);
+	jf_free(c.keys);
 	return rc;
 }
 
@@ -277,12 +250,11 @@ ts_close(void *self)
 		return;
 	jf_store_close(t->local);
 	jf_store_close(t->remote);
-	free(t);
+	jf_free(t);
 }
 
 const jf_store_ops_t jf_store_tiered_ops = {
 	.scheme = "tiered",
-	.open = ts_open,
 	.get = ts_get,
 	.put = ts_put,
 	.del = ts_del,

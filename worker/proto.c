@@ -17,9 +17,11 @@
 #include <unistd.h>
 
 #include "jitfarm/error.h"
-#include "worker/proto.h"
+#include "common/buf.h"
+#include "common/mem.h"
 #include "common/util.h"
 #include "compiler/compile.h"
+#include "worker/proto.h"
 
 void
 jf_frame_hdr_encode(uint8_t out[JF_PROTO_HDR_LEN], const jf_frame_hdr_t *h)
@@ -103,18 +105,18 @@ jf_frame_read(int fd, size_t max, jf_frame_hdr_t *h, uint8_t **payload)
 		return errno == EPIPE ? JF_ERR_PROTO : JF_ERR_IO;
 	if ((r = jf_frame_hdr_decode(hb, max, h)) != 0)
 		return r;
-	if ((p = malloc(h->len + 1)) == NULL)
+	if ((p = jf_malloc(h->len + 1)) == NULL)
 		return JF_ERR_NOMEM;
 	if (h->len > 0 && jf_read_full(fd, p, h->len) < 0) {
 		r = errno == EPIPE ? JF_ERR_PROTO : JF_ERR_IO;
-		free(p);
+		jf_free(p);
 		return r;
 	}
 	p[h->len] = '\0';
 	if (h->len > 0)
 		*payload = p;
 	else
-		free(p);
+		jf_free(p);
 	return 0;
 }
 
@@ -130,7 +132,7 @@ jf_frame_rd_reset(jf_frame_rd_t *r)
 {
 	size_t max = r->max;
 
-	free(r->payload);
+	jf_free(r->payload);
 	jf_frame_rd_init(r, max);
 }
 
@@ -158,7 +160,7 @@ jf_frame_rd_feed(jf_frame_rd_t *r, int fd)
 			if ((rc = jf_frame_hdr_decode(r->hbuf, r->max, &r->h)) != 0)
 				return rc;
 			/* the length is checked: now it may be allocated */
-			if ((r->payload = malloc(r->h.len + 1)) == NULL)
+			if ((r->payload = jf_malloc(r->h.len + 1)) == NULL)
 				return JF_ERR_NOMEM;
 			r->pgot = 0;
 		}
@@ -236,7 +238,7 @@ jf_frame_wr_free(jf_frame_wr_t *w)
 	if (w == NULL)
 		return;
 	if (w->owned)
-		free(w->payload);
+		jf_free(w->payload);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -247,81 +249,48 @@ enum {
 	F_MAXIR, F_PRODUCER
 };
 
-typedef struct wbuf {
-	uint8_t *p;
-	size_t len, cap;
-	int err;
-} wbuf_t;
-
-static void
-wb_put(wbuf_t *b, uint32_t tag, const void *data, size_t len)
-{
-	if (b->err)
-		return;
-	if (len > UINT32_MAX) {
-		b->err = JF_ERR_INVAL;
-		return;
-	}
-	if (b->len + 8 + len > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		uint8_t *np;
-
-		while (cap < b->len + 8 + len)
-			cap *= 2;
-		if ((np = realloc(b->p, cap)) == NULL) {
-			b->err = JF_ERR_NOMEM;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	jf_put_u32(b->p + b->len, tag);
-	jf_put_u32(b->p + b->len + 4, (uint32_t)len);
-	if (len > 0)
-		memcpy(b->p + b->len + 8, data, len);
-	b->len += 8 + len;
-}
-
 /* Strings travel with their NUL, which the decoder checks. */
 static void
-wb_str(wbuf_t *b, uint32_t tag, const char *s)
+put_str(jf_buf_t *b, uint32_t tag, const char *s)
 {
 	if (s != NULL)
-		wb_put(b, tag, s, strlen(s) + 1);
+		jf_buf_tlv(b, 4, tag, s, strlen(s) + 1);
 }
 
 int
 jf_proto_req_encode(const jf_compile_req_t *req, uint8_t **out, size_t *outlen)
 {
-	wbuf_t b = { 0 };
+	const jf_spec_t *s = &req->spec;
+	jf_buf_t b = JF_BUF_INIT;
 	uint8_t u[8];
 	size_t i;
 
 	*out = NULL;
 	*outlen = 0;
-	if (req->nsymbols > JF_PROTO_MAX_SYMBOLS)
+	if (req->nsymbols > JF_PROTO_MAX_SYMBOLS || req->ir_len > UINT32_MAX)
 		return JF_ERR_INVAL;
 	/* the IR goes last: the header fields stay at the front */
-	wb_str(&b, F_NS, req->ns);
-	if (req->program_id != NULL)
-		wb_put(&b, F_PID, req->program_id->b, JF_KEY_LEN);
-	wb_str(&b, F_TRIPLE, req->triple);
-	wb_str(&b, F_CPU, req->cpu);
-	wb_str(&b, F_FEATURES, req->features);
-	if (req->opt != 0)
-		wb_put(&b, F_OPT, &req->opt, 1);
+	put_str(&b, F_NS, s->ns);
+	if (s->has_program)
+		jf_buf_tlv(&b, 4, F_PID, s->program_id.b, JF_KEY_LEN);
+	put_str(&b, F_TRIPLE, s->triple);
+	put_str(&b, F_CPU, s->cpu);
+	put_str(&b, F_FEATURES, s->features);
+	if (s->opt != 0)
+		jf_buf_tlv(&b, 4, F_OPT, &s->opt, 1);
 	for (i = 0; i < req->nsymbols; i++)
-		wb_str(&b, F_SYMBOL, req->symbols[i]);
+		put_str(&b, F_SYMBOL, req->symbols[i]);
 	jf_put_u64(u, req->max_ir_bytes);
-	wb_put(&b, F_MAXIR, u, 8);
-	wb_str(&b, F_PRODUCER, req->producer);
-	wb_put(&b, F_IR, req->ir, req->ir_len);
-	if (b.err) {
-		free(b.p);
-		return b.err;
+	jf_buf_tlv(&b, 4, F_MAXIR, u, 8);
+	put_str(&b, F_PRODUCER, req->producer);
+	jf_buf_tlv(&b, 4, F_IR, req->ir, req->ir_len);
+	if (jf_buf_error(&b)) {
+		int r = jf_buf_error(&b);
+
+		jf_buf_free(&b);
+		return r;
 	}
-	*out = b.p;        /* the caller owns the encoding */
-	*outlen = b.len;
+	*out = jf_buf_steal(&b, outlen);        /* the caller owns the encoding */
 	return 0;
 }
 
@@ -334,19 +303,85 @@ field_str(const uint8_t *v, uint32_t len, const char **out)
 	return 0;
 }
 
+/* A string field copied into one of the spec's fixed arrays. */
+static int
+field_fixed(const uint8_t *v, uint32_t len, char *out, size_t cap)
+{
+	const char *s;
+
+	if (field_str(v, len, &s) != 0 || len > cap)
+		return JF_ERR_PROTO;
+	memcpy(out, s, len);
+	return 0;
+}
+
+/* What the decoder has gathered so far besides the request itself. */
+typedef struct decoding {
+	const char **syms;
+	size_t nsyms, cap;
+	int have_ir;
+} decoding_t;
+
+/* One field into req (or d). Returns 0, JF_ERR_PROTO or JF_ERR_NOMEM. */
+static int
+field_take(jf_compile_req_t *req, decoding_t *d, uint32_t tag, const uint8_t *v,
+    uint32_t flen)
+{
+	jf_spec_t *s = &req->spec;
+
+	switch (tag) {
+	case F_IR:
+		req->ir = v;
+		req->ir_len = flen;
+		d->have_ir = 1;
+		return 0;
+	case F_NS: return field_fixed(v, flen, s->ns, sizeof(s->ns));
+	case F_TRIPLE: return field_fixed(v, flen, s->triple, sizeof(s->triple));
+	case F_CPU: return field_fixed(v, flen, s->cpu, sizeof(s->cpu));
+	case F_FEATURES: return field_fixed(v, flen, s->features, sizeof(s->features));
+	case F_PRODUCER: return field_str(v, flen, &req->producer);
+	case F_PID:
+		if (flen != JF_KEY_LEN)
+			return JF_ERR_PROTO;
+		memcpy(s->program_id.b, v, JF_KEY_LEN);
+		s->has_program = 1;
+		return 0;
+	case F_OPT:
+		if (flen != 1)
+			return JF_ERR_PROTO;
+		s->opt = (char)v[0];
+		return 0;
+	case F_MAXIR:
+		if (flen != 8)
+			return JF_ERR_PROTO;
+		req->max_ir_bytes = jf_get_u64(v);
+		return 0;
+	case F_SYMBOL:
+		if (d->nsyms == JF_PROTO_MAX_SYMBOLS)
+			return JF_ERR_PROTO;
+		if (jf_vec_grow((void **)&d->syms, &d->cap, d->nsyms + 1, sizeof(*d->syms)) != 0)
+			return JF_ERR_NOMEM;
+		if (field_str(v, flen, &d->syms[d->nsyms]) != 0)
+			return JF_ERR_PROTO;
+		d->nsyms++;
+		return 0;
+	default:
+		return JF_ERR_PROTO;    /* an unknown field is a protocol break */
+	}
+}
+
 int
 jf_proto_req_decode(const uint8_t *buf, size_t len, jf_compile_req_t *req,
-    jf_key_t *pid, const char ***names)
+    const char ***names)
 {
-	const char **syms = NULL;
-	size_t off, nsyms = 0, cap = 0;
-	int r = JF_ERR_PROTO, have_ir = 0;
+	decoding_t d = { NULL, 0, 0, 0 };
+	size_t off;
+	int r = JF_ERR_PROTO;
 
 	memset(req, 0, sizeof(*req));
 	*names = NULL;
 	for (off = 0; off < len;) {
 		uint32_t tag, flen;
-		const uint8_t *v;
 
 		if (len - off < 8)
 			goto out;
@@ -355,80 +390,20 @@ jf_proto_req_decode(const uint8_t *buf, size_t len, jf_compile_req_t *req,
 		off += 8;
 		if (flen > len - off)
 			goto out;
-		v = buf + off;
+		if ((r = field_take(req, &d, tag, buf + off, flen)) != 0)
+			goto out;
+		r = JF_ERR_PROTO;
 		off += flen;
-		switch (tag) {
-		case F_IR:
-			req->ir = v;
-			req->ir_len = flen;
-			have_ir = 1;
-			break;
-		case F_NS:
-			if (field_str(v, flen, &req->ns))
-				goto out;
-			break;
-		case F_PID:
-			if (flen != JF_KEY_LEN)
-				goto out;
-			memcpy(pid->b, v, JF_KEY_LEN);
-			req->program_id = pid;
-			break;
-		case F_TRIPLE:
-			if (field_str(v, flen, &req->triple))
-				goto out;
-			break;
-		case F_CPU:
-			if (field_str(v, flen, &req->cpu))
-				goto out;
-			break;
-		case F_FEATURES:
-			if (field_str(v, flen, &req->features))
-				goto out;
-			break;
-		case F_OPT:
-			if (flen != 1)
-				goto out;
-			req->opt = (char)v[0];
-			break;
-		case F_SYMBOL:
-			if (nsyms == JF_PROTO_MAX_SYMBOLS)
-				goto out;
-			if (nsyms == cap) {
-				const char **ns;
-
-				cap = cap ? cap * 2 : 16;
-				if ((ns = realloc(syms, cap * sizeof(*syms))) == NULL) {
-					r = JF_ERR_NOMEM;
-					goto out;
-				}
-				syms = ns;
-			}
-			if (field_str(v, flen, &syms[nsyms]))
-				goto out;
-			nsyms++;
-			break;
-		case F_MAXIR:
-			if (flen != 8)
-				goto out;
-			req->max_ir_bytes = jf_get_u64(v);
-			break;
-		case F_PRODUCER:
-			if (field_str(v, flen, &req->producer))
-				goto out;
-			break;
-		default:
-			goto out;      /* an unknown field is a protocol break */
-		}
 	}
-	if (!have_ir)
+	if (!d.have_ir)
 		goto out;
-	req->symbols = syms;
-	req->nsymbols = nsyms;
-	*names = syms;     /* the caller owns the array */
-	syms = NULL;
+	req->symbols = d.syms;
+	req->nsymbols = d.nsyms;
+	*names = d.syms;        /* the caller owns the array */
+	d.syms = NULL;
 	r = 0;
 out:
-	free(syms);
+	jf_free(d.syms);
 	if (r != 0)
 		memset(req, 0, sizeof(*req));
 	return r;

@@ -109,7 +109,7 @@ typedef struct jf_frame_wr {
 	size_t off;
 } jf_frame_wr_t;
 
-/* With take, the writer owns payload (malloc'd) and frees it; without,
+/* With take, the writer owns payload (jf_malloc'd) and jf_frees it; without,
  * payload must outlive the writer. */
 void jf_frame_wr_init(jf_frame_wr_t *w, uint16_t type, uint64_t id,
     int32_t status, uint8_t *payload, size_t len, int take);
@@ -121,21 +121,22 @@ void jf_frame_wr_free(jf_frame_wr_t *w);
 /*
  * The compile request as it crosses to a worker: a sequence of
  * length-prefixed fields (u32 tag, u32 length, bytes). The decoded
- * request points into the payload buffer, which must outlive it.
+ * request's IR, symbols and producer point into the payload buffer, which
+ * must outlive it; its spec is copied.
  */
 struct jf_compile_req;
-struct jf_key;
 /* Returns 0, JF_ERR_INVAL (too many symbols, field too long) or
- * JF_ERR_NOMEM; *out is malloc'd and owned by the caller. */
+ * JF_ERR_NOMEM; *out is jf_malloc'd and owned by the caller (jf_free). */
 int jf_proto_req_encode(const struct jf_compile_req *req, uint8_t **out, size_t *outlen);
 /*
- * Decode into *req. Strings and the IR point into buf; the program id,
- * when present, is copied to *pid; the symbol array is malloc'd into
- * *names (caller frees; NULL when there are none). Returns 0 or
+ * Decode into *req. The spec's strings are copied into its fixed fields
+ * (one that does not fit is a protocol break); the IR, the symbols and the
+ * producer point into buf; the symbol array is jf_malloc'd into *names
+ * (caller jf_frees; NULL when there are none). Returns 0, JF_ERR_NOMEM, or
  * JF_ERR_PROTO with *req zeroed.
  */
 int jf_proto_req_decode(const uint8_t *buf, size_t len, struct jf_compile_req *req,
-    struct jf_key *pid, const char ***names);
+    const char ***names);
 
 #define JF_PROTO_MAX_SYMBOLS 65536
 

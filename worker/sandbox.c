@@ -35,8 +35,9 @@
 #include <unistd.h>
 
 #include "jitfarm/error.h"
-#include "worker/proto.h"
+#include "common/mem.h"
 #include "common/util.h"
+#include "worker/proto.h"
 #include "worker/sandbox.h"
 
 /*
@@ -241,7 +242,7 @@ build_prog(int debug, struct sock_fprog *out, char *err, size_t errlen)
 	size = lseek(mfd, 0, SEEK_END);
 	if (size <= 0 || size % (off_t)sizeof(struct sock_filter) != 0 ||
 	    size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS ||
-	    (code = malloc((size_t)size)) == NULL ||
+	    (code = jf_malloc((size_t)size)) == NULL ||
 	    pread(mfd, code, (size_t)size, 0) != size) {
 		rc = -EIO;
 		goto fail;
@@ -254,7 +255,7 @@ build_prog(int debug, struct sock_fprog *out, char *err, size_t errlen)
 fail:
 	jf_seterr(err, errlen, JF_ERR_SYSTEM, "sandbox: seccomp: %s", strerror(-rc));
 out:
-	free(code);
+	jf_free(code);
 	if (mfd >= 0)
 		close(mfd);
 	seccomp_release(ctx);

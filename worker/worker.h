@@ -1,6 +1,7 @@
 /*
  * worker.h - internals shared by the zygote (zygote.c), the worker's
- * request loop (worker_loop.c) and the pool (pool.c). Not installed.
+ * request loop (worker_loop.c) and the pool's side of both (zyclient.c,
+ * child.c). Not installed.
  */
 #ifndef JF_WORKER_H
 #define JF_WORKER_H
@@ -32,9 +33,9 @@ void jf_worker_run(int fd, const jf_sandbox_conf_t *conf) __attribute__((noretur
 void jf_worker_llvm_prepare(void);
 /* worker_llvm.cpp: route LLVM fatal errors and allocation failures to
  * a frame on fd followed by _exit(). */
-void jf_worker_llvm_handlers(int fd);
+void jf_worker_llvm_handlers_install(int fd);
 /* Report an allocation failure on the channel and _exit(). */
-void jf_worker_oom(const char *what) __attribute__((noreturn));
+void jf_worker_oom_exit(const char *what) __attribute__((noreturn));
 #ifdef JF_TEST_HOOKS
 /* Allocate through operator new until it fails (test hook). */
 void jf_worker_test_alloc_forever(uint64_t limit);

@@ -66,7 +66,7 @@ on_new_fail()
 }
 
 extern "C" void
-jf_worker_oom(const char *what)
+jf_worker_oom_exit(const char *what)
 {
 	report(JF_FRAME_OOM, "out of memory: ", what, JF_WORKER_EXIT_OOM);
 	_exit(JF_WORKER_EXIT_OOM);
@@ -81,7 +81,7 @@ jf_worker_llvm_prepare(void)
 }
 
 extern "C" void
-jf_worker_llvm_handlers(int fd)
+jf_worker_llvm_handlers_install(int fd)
 {
 	chan_fd = fd;
 	LLVMResetFatalErrorHandler();

@@ -27,9 +27,10 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
-#include "worker/proto.h"
+#include "common/mem.h"
 #include "common/util.h"
 #include "compiler/compile.h"
+#include "worker/proto.h"
 #include "worker/worker.h"
 
 static uint64_t
@@ -78,7 +79,7 @@ test_fault(const jf_compile_req_t *req, const jf_sandbox_conf_t *conf)
 			m[0] = 1;
 			got += 16u << 20;
 		}
-		jf_worker_oom("allocation failed at the worker's memory limit");
+		jf_worker_oom_exit("allocation failed at the worker's memory limit");
 #else
 		jf_worker_test_alloc_forever(conf->mem_limit);
 #endif
@@ -107,7 +108,6 @@ serve_compile(int fd, uint64_t id, const uint8_t *buf, size_t len,
 	jf_compile_req_t req;
 	jf_compile_times_t t;
 	jf_artifact_t art;
-	jf_key_t pid;
 	const char **names = NULL;
 	uint8_t *blob = NULL, *out = NULL;
 	size_t bloblen = 0;
@@ -116,7 +116,9 @@ serve_compile(int fd, uint64_t id, const uint8_t *buf, size_t len,
 
 	memset(&art, 0, sizeof(art));
 	memset(&t, 0, sizeof(t));
-	if (jf_proto_req_decode(buf, len, &req, &pid, &names) != 0) {
+	if ((r = jf_proto_req_decode(buf, len, &req, &names)) != 0) {
+		if (r == JF_ERR_NOMEM)
+			jf_worker_oom_exit("request decoding");
 		answer_error(fd, id, JF_ERR_PROTO, "malformed compile request");
 		goto out;
 	}
@@ -127,14 +129,14 @@ serve_compile(int fd, uint64_t id, const uint8_t *buf, size_t len,
 #endif
 	r = jf_compile(&req, &art, &t, err, sizeof(err));
 	if (r == JF_ERR_NOMEM)
-		jf_worker_oom(err[0] ? err : "compile");
+		jf_worker_oom_exit(err[0] ? err : "compile");
 	if (r != 0) {
 		answer_error(fd, id, r, err[0] ? err : "compile failed");
 		goto out;
 	}
 	r = jf_blob_encode(&art, NULL, &blob, &bloblen);
-	if (r == JF_ERR_NOMEM || (r == 0 && (out = malloc(JF_RESULT_PREFIX_LEN + bloblen)) == NULL))
-		jf_worker_oom("result encoding");
+	if (r == JF_ERR_NOMEM || (r == 0 && (out = jf_malloc(JF_RESULT_PREFIX_LEN + bloblen)) == NULL))
+		jf_worker_oom_exit("result encoding");
 	if (r != 0) {
 		answer_error(fd, id, r, "artifact encoding failed");
 		goto out;
@@ -149,9 +151,9 @@ serve_compile(int fd, uint64_t id, const uint8_t *buf, size_t len,
 	if (jf_frame_write(fd, JF_FRAME_RESULT, id, 0, out, JF_RESULT_PREFIX_LEN + bloblen) != 0)
 		_exit(0);
 out:
-	free(out);
-	free(blob);
-	free(names);
+	jf_free(out);
+	free(blob);             /* blob.c's allocation */
+	jf_free(names);
 	jf_artifact_free(&art);
 }
 
@@ -160,7 +162,7 @@ jf_worker_run(int fd, const jf_sandbox_conf_t *conf)
 {
 	char err[256];
 
-	jf_worker_llvm_handlers(fd);
+	jf_worker_llvm_handlers_install(fd);
 #ifdef JF_TEST_HOOKS
 	/* a worker that cannot start, for the crash-loop test */
 	if (getenv("JITFARM_TEST_WORKER_EXIT") != NULL)
@@ -179,7 +181,7 @@ jf_worker_run(int fd, const jf_sandbox_conf_t *conf)
 		if (r == 1)
 			_exit(0);       /* the pool closed the channel: retire */
 		if (r == JF_ERR_NOMEM)
-			jf_worker_oom("request buffer");
+			jf_worker_oom_exit("request buffer");
 		if (r != 0)
 			_exit(JF_WORKER_EXIT_PROTO);
 		switch (h.type) {
@@ -195,6 +197,6 @@ jf_worker_run(int fd, const jf_sandbox_conf_t *conf)
 		default:
 			_exit(JF_WORKER_EXIT_PROTO);
 		}
-		free(payload);
+		jf_free(payload);
 	}
 }

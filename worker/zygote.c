@@ -32,10 +32,11 @@
 #include <unistd.h>
 
 #include "jitfarm/error.h"
+#include "common/fdpass.h"
 #include "common/key.h"
-#include "worker/proto.h"
 #include "common/util.h"
 #include "compiler/compile.h"
+#include "worker/proto.h"
 #include "worker/pool.h"
 #include "worker/worker.h"
 
@@ -68,39 +69,14 @@ zy_send(int ctl, uint16_t type, uint64_t id, int32_t status, const void *payload
     size_t len, const int *fds, int nfds)
 {
 	uint8_t buf[JF_PROTO_HDR_LEN + 64];
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(2 * sizeof(int))];
-	} cm;
 	jf_frame_hdr_t h = { .type = type, .id = id, .len = len, .status = status };
-	struct iovec iov;
-	struct msghdr mh;
 
 	if (len > 64)
 		return -1;
 	jf_frame_hdr_encode(buf, &h);
 	if (len > 0)
 		memcpy(buf + JF_PROTO_HDR_LEN, payload, len);
-	iov.iov_base = buf;
-	iov.iov_len = JF_PROTO_HDR_LEN + len;
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	if (nfds > 0) {
-		memset(&cm, 0, sizeof(cm));
-		mh.msg_control = cm.b;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		cm.h.cmsg_level = SOL_SOCKET;
-		cm.h.cmsg_type = SCM_RIGHTS;
-		cm.h.cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(&cm.h), fds, nfds * sizeof(int));
-	}
-	for (;;) {
-		if (sendmsg(ctl, &mh, MSG_NOSIGNAL) >= 0)
-			return 0;
-		if (errno != EINTR)
-			return -1;
-	}
+	return jf_fd_send(ctl, buf, JF_PROTO_HDR_LEN + len, fds, nfds);
 }
 
 static void
@@ -202,13 +178,16 @@ reap(int ctl, zchild_t *kids, int *nkids, int i)
 	kids[i] = kids[--(*nkids)];
 }
 
-void
-jf_zygote_run(int ctl, pid_t parent)
+/* Become the zygote: tied to the parent, fds and signals reset, LLVM,
+ * OpenSSL and the sandbox's filter ready, hello sent. Returns the control
+ * socket (moved to fd 3); exits on any failure. */
+static int
+zygote_setup(int ctl, pid_t parent)
 {
-	static zchild_t kids[ZY_MAX_CHILDREN];
-	static struct pollfd pfd[ZY_MAX_CHILDREN + 1];
 	struct sigaction sa;
-	int nkids = 0, r, i;
+	uint8_t d[32];
+	char e[256];
+	int r, i;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(2);
@@ -233,19 +212,45 @@ jf_zygote_run(int ctl, pid_t parent)
 	r = jf_llvm_init();
 	/* OpenSSL reads its configuration on first use: do that here, where
 	 * files may still be opened, not in a confined worker */
-	{
-		uint8_t d[32];
-
-		jf_sha256("", 0, d);
-	}
+	jf_sha256("", 0, d);
 	jf_worker_llvm_prepare();
-	if (r == 0) {
-		char e[256];
-
+	if (r == 0)
 		r = jf_sandbox_prepare(e, sizeof(e));
-	}
 	if (zy_send(ctl, JF_FRAME_ZY_HELLO, (uint64_t)getpid(), r, NULL, 0, NULL, 0) < 0 || r != 0)
 		_exit(2);
+	return ctl;
+}
+
+/* One request from the pool; exits when the pool has gone or broke the
+ * protocol. */
+static void
+control_read(int ctl, zchild_t *kids, int *nkids)
+{
+	uint8_t buf[JF_PROTO_HDR_LEN + 64];
+	jf_frame_hdr_t h;
+	ssize_t got = recv(ctl, buf, sizeof(buf), 0);
+
+	if (got == 0)
+		_exit(0);       /* the pool closed the channel */
+	if (got < 0) {
+		if (errno == EINTR || errno == EAGAIN)
+			return;
+		_exit(2);
+	}
+	if (got < JF_PROTO_HDR_LEN || jf_frame_hdr_decode(buf, 64, &h) != 0 ||
+	    h.len != (uint64_t)got - JF_PROTO_HDR_LEN || h.type != JF_FRAME_ZY_SPAWN)
+		_exit(2);
+	spawn(ctl, h.id, buf + JF_PROTO_HDR_LEN, h.len, kids, nkids);
+}
+
+void
+jf_zygote_run(int ctl, pid_t parent)
+{
+	static zchild_t kids[ZY_MAX_CHILDREN];
+	static struct pollfd pfd[ZY_MAX_CHILDREN + 1];
+	int nkids = 0, i;
+
+	ctl = zygote_setup(ctl, parent);
 	for (;;) {
 		int n;
 
@@ -266,28 +271,10 @@ jf_zygote_run(int ctl, pid_t parent)
 		for (i = nkids - 1; i >= 0; i--)
 			if (pfd[i + 1].revents)
 				reap(ctl, kids, &nkids, i);
-		if (pfd[0].revents & POLLIN) {
-			uint8_t buf[JF_PROTO_HDR_LEN + 64];
-			jf_frame_hdr_t h;
-			ssize_t got = recv(ctl, buf, sizeof(buf), 0);
-
-			if (got == 0)
-				_exit(0);       /* the pool closed the channel */
-			if (got < 0) {
-				if (errno == EINTR || errno == EAGAIN)
-					continue;
-				_exit(2);
-			}
-			if (got < JF_PROTO_HDR_LEN || jf_frame_hdr_decode(buf, 64, &h) != 0 ||
-			    h.len != (uint64_t)got - JF_PROTO_HDR_LEN)
-				_exit(2);
-			if (h.type == JF_FRAME_ZY_SPAWN)
-				spawn(ctl, h.id, buf + JF_PROTO_HDR_LEN, h.len, kids, &nkids);
-			else
-				_exit(2);
-		} else if (pfd[0].revents & (POLLHUP | POLLERR)) {
+		if (pfd[0].revents & POLLIN)
+			control_read(ctl, kids, &nkids);
+		else if (pfd[0].revents & (POLLHUP | POLLERR))
 			_exit(0);
-		}
 	}
 }
 

@@ -183,8 +183,21 @@ JF_API int jf_config_set_ir_provider(jf_config_t *c, jf_ir_provider_fn fn,
 JF_API int jf_config_set_event_callback(jf_config_t *c, jf_event_fn fn, void *arg);
 /* Where the runtime's log lines go (none by default); level 0 error .. 3 debug. */
 JF_API int jf_config_set_log(jf_config_t *c, jf_log_fn fn, void *arg, int level);
-/* The allocator for the runtime's own memory (maps, buffers, programs).
- * alloc(size, arg) returns memory or NULL; free(ptr, arg). */
+/*
+ * The allocator for the runtime's own memory: maps, rings, records,
+ * buffers, programs, and whatever the library allocates for it on its
+ * threads and inside calls into it (open, close, compile_now,
+ * prepare_aot). alloc(size, arg) returns memory aligned for any type, or
+ * NULL; free(ptr, arg). Each runtime uses the allocator of its own
+ * config; other runtimes in the process keep theirs, and the config
+ * builder itself uses libc. Out of memory is never fatal: calls return
+ * JF_ERR_NOMEM, and the background degrades (a program that cannot be
+ * loaded is interpreted and retried later). Memory that LLVM, libcurl,
+ * hiredis, OpenSSL or the store's buffers take for themselves does not
+ * come from it. At most 64 distinct allocators per process (else
+ * JF_ERR_NOMEM); the functions must stay callable until every runtime
+ * opened with them is closed.
+ */
 JF_API int jf_config_set_allocator(jf_config_t *c, void *(*alloc)(size_t, void *),
     void (*free_)(void *, void *), void *arg);
 JF_API int jf_config_set_tune(jf_config_t *c, int knob, int64_t value);

@@ -71,7 +71,9 @@ has "$T/err" "unknown cpu feature 'nosuchfeature'" "unknown feature is named"
 expect 1 "missing input file" "$J" compile "$T/none.ll" -o "$T/x.o"
 expect 1 "undefined exported symbol" "$J" compile "$T/add.ll" -o "$T/x.o" --symbol nope
 # IR that passes the verifier and then makes LLVM's x86 code generator
-# abort: the compile runs in a child, so the command reports it and lives
+# abort: the compile runs in a sandboxed worker of the pool, so the
+# command reports the worker's error (the fatal-error frame it sent before
+# dying, not a signal) and exits 1 itself
 cat >"$T/fatal.ll" <<'IR'
 declare void @llvm.aarch64.neon.st1x2.v8i8.p0(<8 x i8>, <8 x i8>, ptr)
 define void @f(<8 x i8> %a, <8 x i8> %b, ptr %p) {
@@ -81,6 +83,15 @@ define void @f(<8 x i8> %a, <8 x i8> %b, ptr %p) {
 IR
 expect 1 "IR that makes LLVM abort" "$J" compile "$T/fatal.ll" -o "$T/x.o"
 has "$T/err" "LLVM ERROR: Do not know how to widen" "LLVM's fatal error is reported"
+if grep -q "signal" "$T/err"; then bad "the fatal error is the worker's frame, not a signal"
+else ok "the fatal error is the worker's frame, not a signal"; fi
+# the same through a pipe, and again: a failure is never cached as a hit
+expect 1 "IR from stdin that makes LLVM abort" sh -c '"$1" compile - -o "$2" <"$3"' sh \
+    "$J" "$T/x.o" "$T/fatal.ll"
+has "$T/err" "LLVM ERROR: Do not know how to widen this operator's operand!" \
+    "the worker's whole message reaches the command"
+expect 1 "IR that makes LLVM abort, a second time" "$J" compile "$T/fatal.ll" -o "$T/x.o"
+has "$T/err" "LLVM ERROR: Do not know how to widen" "the second run compiles and fails again"
 [ ! -e "$T/x.o" ] && ok "no output after errors"
 
 # a module big enough that LLVM sorts more than 1 KiB at once (glibc's

@@ -48,8 +48,9 @@
 #include "common/blob.h"
 #include "common/key.h"
 #include "common/util.h"
-#include "support.h"
+#include "master.h"
 #include "servers.h"
+#include "support.h"
 
 #define NPROG 8
 #define HOT 10
@@ -378,40 +379,23 @@ node_quit(proc_t *p)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
-typedef struct master {
-	pid_t pid;
-	int port;
-	char log[4096];
-} master_t;
+typedef jft_master_t master_t;
 
+/* Start a master of the cluster (tests/support/master.h): shared store,
+ * signing key, a short lease; its log is tmp/NAME.log. listen NULL: a
+ * free port. */
 static void
-master_start(master_t *m, const char *name, const char *store, const char *key)
+master_start(master_t *m, const char *name, const char *listen, const char *store,
+    const char *key)
 {
-	char listen[64], *argv[32];
-	int n = 0;
+	const char *args[] = { "--signing-key", key, "--lease-ms", "3000", "--name", name, NULL };
+	char log[4096];
+	jft_master_opts_t o = { .listen = listen, .store = store, .dir = tmp, .log = log,
+		.args = args };
 
-	m->port = jft_free_port();
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", m->port);
-	snprintf(m->log, sizeof(m->log), "%s/%s.log", tmp, name);
-	argv[n++] = (char *)jft_test_bin("jitfarm-master");
-	argv[n++] = (char *)"--listen";
-	argv[n++] = listen;
-	argv[n++] = (char *)"--store";
-	argv[n++] = (char *)store;
-	argv[n++] = (char *)"--workers";
-	argv[n++] = (char *)"2";
-	argv[n++] = (char *)"--signing-key";
-	argv[n++] = (char *)key;
-	argv[n++] = (char *)"--lease-ms";
-	argv[n++] = (char *)"3000";
-	argv[n++] = (char *)"--name";
-	argv[n++] = (char *)name;
-	argv[n++] = (char *)"--log-level";
-	argv[n++] = (char *)"info";
-	argv[n] = NULL;
-	m->pid = jft_spawn(argv, m->log);
-	if (jft_wait_port(m->port, 20000) != 0)
-		printf("master %s did not open its port (log %s)\n", name, m->log);
+	snprintf(log, sizeof(log), "%s/%s.log", tmp, name);
+	if (jft_master_start(m, name, &o) != 0)
+		printf("master %s did not open its port (log %s)\n", name, log);
 }
 
 /* Sum of a series in a master's /metrics (0 when the master is gone).
@@ -509,8 +493,8 @@ main(int argc, char **argv)
 	/* every compile holds 1.5 s before it is stored: the window in which
 	 * concurrent requests must join, and a master can die mid-compile */
 	setenv("JF_TEST_HOLD_MS", "1500", 1);
-	master_start(&ma, "master-a", redis->url, key);
-	master_start(&mb, "master-b", redis->url, key);
+	master_start(&ma, "master-a", NULL, redis->url, key);
+	master_start(&mb, "master-b", NULL, redis->url, key);
 	unsetenv("JF_TEST_HOLD_MS");
 	lb_port = jft_free_port();
 	nginx_conf = write_nginx_conf(lb_port, &ma, &mb);
@@ -629,9 +613,7 @@ main(int argc, char **argv)
 		check(victim != NULL, "a master is compiling (inflight > 0)");
 		if (victim != NULL) {
 			compiles = other == &ma ? base_a : base_b;
-			kill(victim->pid, SIGKILL);
-			waitpid(victim->pid, NULL, 0);
-			victim->pid = 0;
+			jft_master_kill(victim);
 			printf("# killed %s mid-compile\n", victim == &ma ? "master-a" : "master-b");
 		}
 		for (i = 0; i < 4; i++) {
@@ -653,26 +635,11 @@ main(int argc, char **argv)
 			snprintf(name, sizeof(name), "%s", victim == &ma ? "master-a2" : "master-b2");
 			setenv("JF_TEST_HOLD_MS", "1500", 1);
 			{
-				int port = victim->port;
-				char listen[64], *argv2[16];
-				int k = 0;
+				char listen[64];
 
-				snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-				snprintf(victim->log, sizeof(victim->log), "%s/%s.log", tmp, name);
-				argv2[k++] = (char *)jft_test_bin("jitfarm-master");
-				argv2[k++] = (char *)"--listen";
-				argv2[k++] = listen;
-				argv2[k++] = (char *)"--store";
-				argv2[k++] = redis->url;
-				argv2[k++] = (char *)"--workers";
-				argv2[k++] = (char *)"2";
-				argv2[k++] = (char *)"--signing-key";
-				argv2[k++] = key;
-				argv2[k++] = (char *)"--lease-ms";
-				argv2[k++] = (char *)"3000";
-				argv2[k] = NULL;
-				victim->pid = jft_spawn(argv2, victim->log);
-				jft_wait_port(port, 20000);
+				snprintf(listen, sizeof(listen), "127.0.0.1:%d", victim->port);
+				free(victim->dir);
+				master_start(victim, name, listen, redis->url, key);
 			}
 			unsetenv("JF_TEST_HOLD_MS");
 		}
@@ -713,10 +680,13 @@ main(int argc, char **argv)
 	check(n == 4, "every node closes cleanly (%d of 4)", n);
 
 	jft_stop(nginx);
-	if (ma.pid > 0)
-		jft_stop(ma.pid);
-	if (mb.pid > 0)
-		jft_stop(mb.pid);
+	{
+		char why[512] = "";
+
+		check(jft_master_stop(&ma, why, sizeof(why)) == 0, "master-a exits cleanly (%s)", why);
+		why[0] = '\0';
+		check(jft_master_stop(&mb, why, sizeof(why)) == 0, "master-b exits cleanly (%s)", why);
+	}
 	jft_server_free(redis);
 	if (fails != 0) {
 		printf("# logs kept in %s\n", tmp);

@@ -9,6 +9,7 @@
  * JF_TEST_FAIL_PUT makes store puts fail) let the tests hold a compile
  * open without depending on how fast LLVM is on the machine.
  */
+#define _GNU_SOURCE 1
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
@@ -30,10 +31,15 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
+#include "common/json.h"
+#include "common/mem.h"
+#include "storage/store.h"
 #include "client/farmclient.h"
 #include "common/util.h"
-#include "support.h"
+#include "master.h"
 #include "servers.h"
+#include "sse.h"
+#include "support.h"
 
 static const char add_ll[] =
     "define i32 @add(i32 %a, i32 %b) {\n"
@@ -41,138 +47,34 @@ static const char add_ll[] =
     "  ret i32 %c\n"
     "}\n";
 
-/* Like jft_spawn, but the master gets SIGTERM when this test process
- * dies, so a failed assertion never leaves a daemon behind. */
-static pid_t
-spawn_master(char *const argv[], const char *logfile)
-{
-	pid_t parent = getpid(), pid = fork();
+typedef jft_master_t master_t;
 
-	if (pid == 0) {
-		int fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND, 0644);
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(1);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-typedef struct master {
-	pid_t pid;
-	int port;
-	char *dir;
-	char url[128];
-	char log[512];
-} master_t;
-
-/* Start the test-hook master with extra args; waits until it accepts.
- * A master that exits at once (its port was taken by someone else in
- * the meantime) is started again on another port. */
+/* Start the test-hook master (tests/support/master.h) with extra flags;
+ * the test fails when it does not come up. */
 static void
 master_start(master_t *m, const char *tag, const char *const *extra)
 {
-	char store[600], listen[64], *argv[64];
-	int n, i, attempt, st;
+	jft_master_opts_t o = { .args = extra };
 
-	memset(m, 0, sizeof(*m));
-	m->dir = jft_tmpdir(tag);
-	snprintf(store, sizeof(store), "file://%s/store", m->dir);
-	snprintf(m->log, sizeof(m->log), "%s/master.log", m->dir);
-	for (attempt = 0; attempt < 3; attempt++) {
-		uint64_t end = jf_now_ns() + 30000000000ull;
-		int up = 0;
-
-		m->port = jft_free_port();
-		snprintf(listen, sizeof(listen), "127.0.0.1:%d", m->port);
-		snprintf(m->url, sizeof(m->url), "http://127.0.0.1:%d", m->port);
-		n = 0;
-		argv[n++] = (char *)jft_test_bin("jitfarm-master");
-		argv[n++] = (char *)"--listen";
-		argv[n++] = listen;
-		argv[n++] = (char *)"--store";
-		argv[n++] = store;
-		argv[n++] = (char *)"--workers";
-		argv[n++] = (char *)"2";
-		argv[n++] = (char *)"--log-level";
-		argv[n++] = (char *)"info";
-		for (i = 0; extra != NULL && extra[i] != NULL && n < 62; i++)
-			argv[n++] = (char *)extra[i];
-		argv[n] = NULL;
-		m->pid = spawn_master(argv, m->log);
-		ck_assert_int_gt(m->pid, 0);
-		while (jf_now_ns() < end) {
-			if (waitpid(m->pid, &st, WNOHANG) == m->pid) {
-				m->pid = 0;
-				break;
-			}
-			if (jft_wait_port(m->port, 100) == 0) {
-				up = 1;
-				break;
-			}
-		}
-		if (up)
-			return;
-		if (m->pid > 0)
-			break;          /* alive but not listening: give up */
-	}
-	{
-		char *log = (char *)jft_read(m->log, NULL);
-
-		fprintf(stderr, "master log:\n%s\n", log ? log : "(none)");
-		free(log);
-	}
-	if (m->pid > 0) {
-		kill(m->pid, SIGKILL);
-		waitpid(m->pid, &st, 0);
-	}
-	ck_abort_msg("master did not start");
+	ck_assert_msg(jft_master_start(m, tag, &o) == 0, "master %s did not start", tag);
 }
 
 /* Stop a master as an operator would (SIGTERM) and insist that it exits
  * 0 with no sanitizer report in its log. */
 static void
-master_check_exit(pid_t pid, const char *logpath)
+master_stop(master_t *m)
 {
-	uint64_t end = jf_now_ns() + 20000000000ull;
-	int st = 0;
-	pid_t w = 0;
-	char *log;
+	char why[512];
 
-	while (jf_now_ns() < end && (w = waitpid(pid, &st, WNOHANG)) == 0)
-		usleep(10000);
-	if (w == 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-		ck_abort_msg("master %d did not exit after SIGTERM", (int)pid);
-	}
-	log = (char *)jft_read(logpath, NULL);
-	if (log != NULL && (strstr(log, "Sanitizer") != NULL || strstr(log, "runtime error:"))) {
-		fprintf(stderr, "master log with a sanitizer report:\n%s\n", log);
-		free(log);
-		ck_abort_msg("sanitizer report in %s", logpath);
-	}
-	free(log);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "master exit status %d", st);
+	ck_assert_msg(jft_master_stop(m, why, sizeof(why)) == 0, "%s", why);
 }
 
 static void
-master_stop(master_t *m)
+master_check_exit(pid_t pid, const char *logpath)
 {
-	if (m->pid > 0) {
-		kill(m->pid, SIGTERM);
-		master_check_exit(m->pid, m->log);
-	}
-	m->pid = 0;
-	jft_rmtree(m->dir);
-	free(m->dir);
-	m->dir = NULL;
+	char why[512];
+
+	ck_assert_msg(jft_master_reap(pid, logpath, why, sizeof(why)) == 0, "%s", why);
 }
 
 /* A plain HTTP request with libcurl; returns the status, body in *out. */
@@ -300,9 +202,9 @@ farm(const master_t *m, const char *token)
 static int
 compile_ns(jf_farm_t *f, const char *ns, jf_farm_result_t *res, char *err, size_t errlen)
 {
-	jf_farm_compile_t c = { .ir = (const uint8_t *)add_ll, .ir_len = strlen(add_ll),
-		.ns = ns, .opt = '2' };
+	jf_farm_compile_t c = { .ir = (const uint8_t *)add_ll, .ir_len = strlen(add_ll) };
 
+	ck_assert_int_eq(jf_spec_set(&c.spec, ns, NULL, NULL, NULL, NULL, '2', err, errlen), 0);
 	return jf_farm_compile(f, &c, res, err, errlen);
 }
 
@@ -340,7 +242,7 @@ START_TEST(t_compile_hit_and_artifacts)
 	ck_assert_int_eq(jf_farm_get(f, &r1.key, &blob, &len, err, sizeof(err)), 0);
 	ck_assert_int_eq(len, r1.blob_len);
 	ck_assert(memcmp(blob, r1.blob, len) == 0);
-	free(blob);
+	jf_free(blob);
 	ck_assert_int_eq(jf_farm_head(f, &r1.key, &size, err, sizeof(err)), 0);
 	ck_assert_int_eq(size, r1.blob_len);
 
@@ -383,7 +285,7 @@ START_TEST(t_wait0_and_unix_socket)
 	jf_farm_opts_t o = { 0 };
 	jf_farm_result_t r;
 	jf_farm_compile_t c = { .ir = (const uint8_t *)add_ll, .ir_len = strlen(add_ll),
-		.ns = "w0", .nowait = 1 };
+		.spec.ns = "w0", .nowait = 1 };
 	char err[1024], sock[600], lis[620];
 	int i, got = JF_ERR_NOTFOUND;
 
@@ -410,36 +312,17 @@ START_TEST(t_wait0_and_unix_socket)
 	/* a second master serves only a unix socket */
 	{
 		master_t mu;
-		char store[700], *argv[10], log[700], *d = jft_tmpdir("m-unix");
-		pid_t pid;
+		jft_master_opts_t mo = { .listen = lis, .workers = "1" };
 
-		snprintf(store, sizeof(store), "file://%s/store", d);
-		snprintf(log, sizeof(log), "%s/master.log", d);
-		argv[0] = (char *)jft_test_bin("jitfarm-master");
-		argv[1] = (char *)"--listen";
-		argv[2] = lis;
-		argv[3] = (char *)"--store";
-		argv[4] = store;
-		argv[5] = (char *)"--workers";
-		argv[6] = (char *)"1";
-		argv[7] = NULL;
-		pid = spawn_master(argv, log);
+		ck_assert_int_eq(jft_master_start(&mu, "m-unix", &mo), 0);
+		ck_assert_str_eq(mu.url, lis);
 		o.url = lis;
 		ck_assert_int_eq(jf_farm_open(&o, &fu, err, sizeof(err)), 0);
-		for (i = 0; i < 300; i++) {
-			if (access(sock, F_OK) == 0)
-				break;
-			usleep(20000);
-		}
 		ck_assert_msg(compile_ns(fu, "u", &r, err, sizeof(err)) == 0, "%s", err);
 		ck_assert_str_eq(r.cache, "miss");
 		jf_farm_result_free(&r);
 		jf_farm_close(fu);
-		kill(pid, SIGTERM);
-		master_check_exit(pid, log);
-		jft_rmtree(d);
-		free(d);
-		(void)mu;
+		master_stop(&mu);
 	}
 }
 END_TEST
@@ -474,7 +357,7 @@ START_TEST(t_errors)
 	/* an unknown target */
 	c.ir = (const uint8_t *)add_ll;
 	c.ir_len = strlen(add_ll);
-	c.cpu = "nosuchcpu";
+	jf_strlcpy(c.spec.cpu, "nosuchcpu", sizeof(c.spec.cpu));
 	ck_assert_int_eq(jf_farm_compile(f, &c, &r, err, sizeof(err)), JF_ERR_TARGET);
 	ck_assert_int_eq(r.status, 400);
 
@@ -610,7 +493,7 @@ START_TEST(t_singleflight)
 	ck_assert_int_eq(metric(&m, "jitfarm_compiles_total{result=\"ok\"}"), 1);
 	ck_assert_int_eq(metric(&m, "jitfarm_singleflight_joins_total"), NSF - 1);
 	for (i = 0; i < NSF; i++)
-		free(a[i].blob);
+		jf_free(a[i].blob);
 	master_stop(&m);
 }
 END_TEST
@@ -657,7 +540,7 @@ START_TEST(t_overload)
 			ck_assert_int_ge(a[i].retry_after, 1);
 			busy++;
 		}
-		free(a[i].blob);
+		jf_free(a[i].blob);
 	}
 	/* two workers plus one queued: three in flight at most */
 	ck_assert_int_eq(ok, 3);
@@ -872,7 +755,7 @@ START_TEST(t_sigterm_drains)
 	pthread_join(th, NULL);
 	ck_assert_msg(a.rc == 0, "in-flight compile got %d (status %d)", a.rc, a.status);
 	ck_assert_str_eq(a.cache, "miss");
-	free(a.blob);
+	jf_free(a.blob);
 	w = waitpid(m.pid, &st, 0);
 	ck_assert_int_eq(w, m.pid);
 	ck_assert(WIFEXITED(st));
@@ -927,7 +810,7 @@ START_TEST(t_help_and_config)
 	argv[3] = (char *)"--listen";
 	argv[4] = lis;
 	argv[5] = NULL;
-	pid = spawn_master(argv, log);
+	pid = jft_master_spawn(argv, log);
 	unsetenv("JITFARM_LISTEN");
 	unsetenv("JITFARM_QUEUE_LIMIT");
 	ck_assert_int_eq(jft_wait_port(p3, 15000), 0);
@@ -1021,12 +904,10 @@ static void *
 ev_thread(void *p)
 {
 	evthr_t *t = p;
-	jf_farm_t *f = farm(t->m, NULL);
 	char err[256], last[160];
 
-	t->rc = jf_farm_events(f, t->from, 8000, on_event, &t->seen, last, sizeof(last), err,
-	    sizeof(err));
-	jf_farm_close(f);
+	t->rc = jft_sse_read(t->m->url, NULL, t->from, 8000, on_event, &t->seen, last,
+	    sizeof(last), err, sizeof(err));
 	return NULL;
 }
 
@@ -1092,6 +973,192 @@ START_TEST(t_events_stream_and_resume)
 }
 END_TEST
 
+/* --- the events feed is JSON, whatever the store holds ------------------------------ */
+
+typedef struct evjson {
+	int n, parsed, crafted;
+	char want_key[65];
+	const char *want_triple, *want_cpu;
+	char bad[1024];
+} evjson_t;
+
+/* Every event's data must parse as one JSON object; the crafted one must
+ * carry its strings back intact. */
+static int
+on_event_json(const char *id, const char *type, const char *data, void *arg)
+{
+	evjson_t *e = arg;
+	json_t *j = NULL;
+	const char *k;
+
+	(void)id;
+	if (strcmp(type, "artifact") != 0)
+		return 0;
+	e->n++;
+	if (jf_json_parse(data, strlen(data), &j, NULL, 0) != 0 || !json_is_object(j)) {
+		jf_strlcpy(e->bad, data, sizeof(e->bad));
+		json_decref(j);
+		return 1;
+	}
+	e->parsed++;
+	k = json_string_value(json_object_get(j, "key"));
+	if (k != NULL && strcmp(k, e->want_key) == 0) {
+		const char *t = json_string_value(json_object_get(j, "triple"));
+		const char *c = json_string_value(json_object_get(j, "cpu"));
+
+		e->crafted = t != NULL && c != NULL && strcmp(t, e->want_triple) == 0 &&
+		    strcmp(c, e->want_cpu) == 0;
+		if (!e->crafted)
+			jf_strlcpy(e->bad, data, sizeof(e->bad));
+	}
+	json_decref(j);
+	return e->n >= 2 ? 1 : 0;
+}
+
+START_TEST(t_events_escape_manifest_strings)
+{
+	static const char triple[] = "x86_64\",\"injected\":true,\"x\":\"\n}{\"";
+	static const char cpu[] = "cpu\"}\ndata: {\"forged\":1}";
+	master_t m;
+	jf_farm_t *f;
+	jf_farm_result_t r;
+	jf_artifact_t a;
+	jf_store_t *st;
+	jf_store_opts_t so = { 0 };
+	evjson_t e = { 0 };
+	uint8_t *blob = NULL;
+	size_t len = 0;
+	char err[1024];
+
+	master_start(&m, "m-evesc", NULL);
+	f = farm(&m, NULL);
+	ck_assert_msg(compile_ns(f, "esc", &r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(jf_blob_decode(r.blob, r.blob_len, NULL, &a, err, sizeof(err)), 0);
+	/* what someone with write access to the store can put there: a validly
+	 * encoded blob whose manifest strings are JSON and SSE syntax */
+	jf_strlcpy(a.m.target.triple, triple, sizeof(a.m.target.triple));
+	jf_strlcpy(a.m.target.cpu, cpu, sizeof(a.m.target.cpu));
+	a.m.key.b[0] ^= 0xff;
+	jf_key_hex(&a.m.key, e.want_key);
+	e.want_triple = triple;
+	e.want_cpu = cpu;
+	ck_assert_int_eq(jf_blob_encode(&a, NULL, &blob, &len), 0);
+	ck_assert_msg(jf_store_open(m.store, &so, &st, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(jf_store_put(st, &a.m.key, blob, len), 0);
+	jf_store_close(st);
+	free(blob);
+	jf_artifact_free(&a);
+
+	/* the feed from its start: the compiled entry, then the crafted one */
+	ck_assert_int_eq(jft_sse_read(m.url, NULL, "0", 8000, on_event_json, &e, NULL, 0, err,
+	    sizeof(err)), 1);
+	ck_assert_msg(e.parsed == e.n && e.n == 2, "%d events, %d parsed; bad: %s", e.n,
+	    e.parsed, e.bad);
+	ck_assert_msg(e.crafted, "the crafted strings did not come back intact: %s", e.bad);
+	jf_farm_result_free(&r);
+	jf_farm_close(f);
+	master_stop(&m);
+}
+END_TEST
+
+/* --- query strings and farm URLs ------------------------------------------------------- */
+
+/* The key the master answered with, from the X-Jitfarm-Key header. */
+static void
+key_header(const hbuf_t *b, char hex[65])
+{
+	const char *p = strcasestr(b->hdrs, "X-Jitfarm-Key: ");
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert(sscanf(p + 15, "%64s", hex) == 1);
+}
+
+/* POST add_ll to /v1/compile?query: the status must be want, and the
+ * body must name what (when given); the key header goes to hex (when given). */
+static void
+query_post(const master_t *m, const char *query, long want, const char *what, char *hex)
+{
+	char url[512];
+	hbuf_t b;
+	long st;
+
+	snprintf(url, sizeof(url), "%s/v1/compile?%s", m->url, query);
+	st = http("POST", url, add_ll, strlen(add_ll), NULL, &b);
+	ck_assert_msg(st == want, "?%s: %ld, not %ld (%s)", query, st, want, b.p ? b.p : "");
+	if (what != NULL)
+		ck_assert_msg(strstr(b.p, what) != NULL || strcasestr(b.hdrs, what) != NULL,
+		    "?%s: no \"%s\" in %s", query, what, b.p);
+	if (hex != NULL)
+		key_header(&b, hex);
+	if (want != 200) {
+		json_t *j = NULL;
+
+		/* the error body is JSON even when the message quotes the request */
+		ck_assert_msg(jf_json_parse(b.p, b.n, &j, NULL, 0) == 0, "%s", b.p);
+		ck_assert_str_eq(json_string_value(json_object_get(j, "error")), "invalid");
+		json_decref(j);
+	}
+	hb_free(&b);
+}
+
+START_TEST(t_query_strict)
+{
+	master_t m;
+	char k1[65], k2[65];
+
+	master_start(&m, "m-query", NULL);
+	/* '+' is a plus: features=+avx2 as documented, the same as %2B */
+	query_post(&m, "namespace=q&features=+avx2", 200, NULL, k1);
+	query_post(&m, "namespace=q&features=%2Bavx2", 200, "X-Jitfarm-Cache: hit", k2);
+	ck_assert_str_eq(k1, k2);
+	/* and not the same as no features */
+	query_post(&m, "namespace=q", 200, NULL, k2);
+	ck_assert_str_ne(k1, k2);
+	/* a name given twice: which one counts is nobody's guess, so 400 */
+	query_post(&m, "opt=2&opt=3", 400, "twice", NULL);
+	query_post(&m, "namespace=a&namespace=b", 400, "twice", NULL);
+	/* a NUL in a value would cut it short somewhere: 400 */
+	query_post(&m, "namespace=a%00b", 400, NULL, NULL);
+	/* a bad escape, an unknown name, one that is JSON and SSE syntax */
+	query_post(&m, "namespace=%zz", 400, NULL, NULL);
+	query_post(&m, "nosuch=1", 400, "nosuch", NULL);
+	query_post(&m, "%22%7D%0A=1", 400, NULL, NULL);
+	master_stop(&m);
+}
+END_TEST
+
+START_TEST(t_ipv6_farm_url)
+{
+	master_t m;
+	char listen[64], err[1024];
+	jft_master_opts_t o = { .listen = listen };
+	jf_farm_opts_t fo = { .timeout_ms = 60000 };
+	jf_farm_t *f;
+	jf_farm_result_t r;
+	uint64_t size = 0;
+
+	snprintf(listen, sizeof(listen), "[::1]:%d", jft_free_port());
+	ck_assert_int_eq(jft_master_start(&m, "m-ipv6", &o), 0);
+	ck_assert_ptr_nonnull(strstr(m.url, "http://[::1]:"));
+	fo.url = m.url;
+	ck_assert_msg(jf_farm_open(&fo, &f, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(compile_ns(f, "v6", &r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_str_eq(r.cache, "miss");
+	ck_assert_int_eq(jf_farm_head(f, &r.key, &size, err, sizeof(err)), 0);
+	ck_assert_int_eq(size, r.blob_len);
+	jf_farm_result_free(&r);
+	jf_farm_close(f);
+	/* farm URLs that are not farm URLs */
+	fo.url = "ftp://[::1]/";
+	ck_assert_int_eq(jf_farm_open(&fo, &f, err, sizeof(err)), JF_ERR_INVAL);
+	fo.url = "http://[::1";
+	ck_assert_int_eq(jf_farm_open(&fo, &f, err, sizeof(err)), JF_ERR_INVAL);
+	fo.url = "unix:";
+	ck_assert_int_eq(jf_farm_open(&fo, &f, err, sizeof(err)), JF_ERR_INVAL);
+	master_stop(&m);
+}
+END_TEST
+
 /* --- a worker killed mid-request ------------------------------------------------------- */
 
 /* Pids of the zygote's children (the workers) under master pid. */
@@ -1135,8 +1202,8 @@ slow_thread(void *p)
 {
 	slowarg_t *a = p;
 	jf_farm_t *f = farm(a->m, NULL);
-	jf_farm_compile_t c = { .ir = (const uint8_t *)a->ir, .ir_len = a->len, .opt = '3',
-		.ns = "slow" };
+	jf_farm_compile_t c = { .ir = (const uint8_t *)a->ir, .ir_len = a->len,
+		.spec = { .opt = '3', .ns = "slow" } };
 	jf_farm_result_t r;
 
 	a->rc = jf_farm_compile(f, &c, &r, a->err, sizeof(a->err));
@@ -1194,7 +1261,7 @@ START_TEST(t_worker_killed)
 	/* a crashing input: 422 naming the crash, then refused by quarantine */
 	{
 		jf_farm_t *f = farm(&m, NULL);
-		jf_farm_compile_t c = { .ns = "segv" };
+		jf_farm_compile_t c = { .spec.ns = "segv" };
 		jf_farm_result_t r;
 		char *ir, err[1024];
 
@@ -1221,7 +1288,7 @@ START_TEST(t_compile_timeout)
 	master_t m;
 	const char *extra[] = { "--compile-timeout", "1", NULL };
 	jf_farm_t *f;
-	jf_farm_compile_t c = { .ns = "timeout" };
+	jf_farm_compile_t c = { .spec.ns = "timeout" };
 	jf_farm_result_t r;
 	char *ir, err[1024];
 
@@ -1274,8 +1341,8 @@ START_TEST(t_two_masters_one_compile)
 	ck_assert_int_eq(metric(&a, "jitfarm_compiles_total{result=\"ok\"}"), 1);
 	ck_assert_int_eq(metric(&b, "jitfarm_compiles_total{result=\"ok\"}"), 0);
 	ck_assert_int_eq(metric(&b, "jitfarm_lease_waits_total"), 1);
-	free(ra.blob);
-	free(rb.blob);
+	jf_free(ra.blob);
+	jf_free(rb.blob);
 	master_stop(&a);
 	master_stop(&b);
 	jft_server_free(redis);
@@ -1413,6 +1480,9 @@ suite(void)
 	tcase_add_test(tc, t_help_and_config);
 	tcase_add_test(tc, t_signed_artifacts);
 	tcase_add_test(tc, t_events_stream_and_resume);
+	tcase_add_test(tc, t_events_escape_manifest_strings);
+	tcase_add_test(tc, t_query_strict);
+	tcase_add_test(tc, t_ipv6_farm_url);
 	tcase_add_test(tc, t_worker_killed);
 	tcase_add_test(tc, t_compile_timeout);
 	tcase_add_test(tc, t_two_masters_one_compile);

@@ -79,8 +79,8 @@ put_prog(const char *url, unsigned k, const char *ns, void *sign_key)
 	memset(&req, 0, sizeof(req));
 	req.ir = (const uint8_t *)ir;
 	req.ir_len = strlen(ir);
-	req.ns = ns;
-	req.opt = RT_OPT;
+	jf_strlcpy(req.spec.ns, ns, sizeof(req.spec.ns));
+	req.spec.opt = RT_OPT;
 	req.producer = "test";
 	ck_assert_msg(jf_compile(&req, &a, NULL, err, sizeof(err)) == 0, "compile: %s", err);
 	ck_assert_int_eq(jf_blob_encode(&a, sign_key, &blob, &len), 0);

@@ -17,7 +17,8 @@
 #include <signal.h>
 
 #include "rt_helpers.h"
-#include "runtime/rt_internal.h"
+#include "runtime/publish.h"
+#include "runtime/rt.h"
 #include "support.h"
 
 static pid_t master_pid;

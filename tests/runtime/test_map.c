@@ -168,7 +168,7 @@ START_TEST(test_swap_storm)
 	jf_map_t *m, *old;
 	int gen;
 
-	ck_assert_int_eq(jf_readside_init(&rs, NULL, NREADERS + 2, 1024, 64), 0);
+	ck_assert_int_eq(jf_readside_init(&rs, NREADERS + 2, 1024, 64), 0);
 	ret = calloc(cap, sizeof(*ret));
 	graveyard = calloc((size_t)(SWAPS + 2) * NCHURN + NSTABLE, sizeof(*graveyard));
 	/* the first map: stable keys plus generation 0 of the churning ones */
@@ -196,7 +196,7 @@ START_TEST(test_swap_storm)
 		adds[NSTABLE + i].fn = fn_of(id);
 		adds[NSTABLE + i].meta = (uintptr_t)cur[i];
 	}
-	m = jf_map_derive(NULL, NULL, adds, NSTABLE + NCHURN, NULL, 0);
+	m = jf_map_derive(NULL, adds, NSTABLE + NCHURN, NULL, 0);
 	ck_assert_ptr_nonnull(m);
 	jf_rs_publish(&rs, m, &old);
 	ck_assert_ptr_null(old);
@@ -228,7 +228,7 @@ START_TEST(test_swap_storm)
 			adds[na].meta = (uintptr_t)cur[i];
 			na++;
 		}
-		m = jf_map_derive(NULL, atomic_load(&rs.map), adds, na,
+		m = jf_map_derive(atomic_load(&rs.map), adds, na,
 		    (const uint64_t (*)[4])dels, nd);
 		ck_assert_ptr_nonnull(m);
 		ck_assert_uint_eq(m->n, NSTABLE + NCHURN);
@@ -259,7 +259,7 @@ START_TEST(test_swap_storm)
 					if (ret[i].map != NULL) {
 						memset(ret[i].map->slots, 0xA5,
 						    ret[i].map->cap * sizeof(jf_mslot_t));
-						jf_map_free(NULL, ret[i].map);
+						jf_map_free(ret[i].map);
 					} else {
 						atomic_store(&ret[i].prog->magic, DEAD);
 						graveyard[ngrave++] = ret[i].prog;
@@ -302,19 +302,19 @@ START_TEST(test_swap_storm)
 	/* teardown: everything left is unreachable now */
 	for (i = 0; i < nret; i++) {
 		if (ret[i].map != NULL)
-			jf_map_free(NULL, ret[i].map);
+			jf_map_free(ret[i].map);
 		else
 			free(ret[i].prog);
 	}
 	jf_rs_publish(&rs, NULL, &old);
-	jf_map_free(NULL, old);
+	jf_map_free(old);
 	for (i = 0; i < NCHURN; i++)
 		free(cur[i]);
 	for (i = 0; i < ngrave; i++)
 		free(graveyard[i]);
 	free(graveyard);
 	free(ret);
-	jf_readside_fini(&rs, NULL);
+	jf_readside_fini(&rs);
 }
 END_TEST
 
@@ -339,7 +339,7 @@ START_TEST(test_slots_recycle)
 	uint64_t h, m, n, d, ns;
 	int i;
 
-	ck_assert_int_eq(jf_readside_init(&r, NULL, 2, 16, 1), 0);
+	ck_assert_int_eq(jf_readside_init(&r, 2, 16, 1), 0);
 	for (i = 0; i < 10; i++) {
 		pthread_t t;
 		void *res;
@@ -354,7 +354,7 @@ START_TEST(test_slots_recycle)
 	/* a slot held by a thread that is not looking up blocks nothing once
 	 * it is offline, and every free slot is ignored */
 	ck_assert_uint_eq(jf_rs_min_epoch(&r), UINT64_MAX);
-	jf_readside_fini(&r, NULL);
+	jf_readside_fini(&r);
 }
 END_TEST
 
@@ -363,7 +363,7 @@ START_TEST(test_out_of_slots)
 	jf_readside_t r;
 	jf_tslot_t *mine;
 
-	ck_assert_int_eq(jf_readside_init(&r, NULL, 1, 16, 1), 0);
+	ck_assert_int_eq(jf_readside_init(&r, 1, 16, 1), 0);
 	mine = jf_tslot_get(&r);
 	ck_assert_ptr_nonnull(mine);
 	{
@@ -376,7 +376,7 @@ START_TEST(test_out_of_slots)
 	}
 	ck_assert_uint_eq(atomic_load(&r.no_slot), 1);
 	jf_tslot_release(&r, mine);
-	jf_readside_fini(&r, NULL);
+	jf_readside_fini(&r);
 }
 END_TEST
 
@@ -387,7 +387,7 @@ START_TEST(test_full_ring_drops)
 	uint64_t id[4] = { 9, 9, 9, 9 }, drained = 0, h, m, n, d, ns;
 	int i;
 
-	ck_assert_int_eq(jf_readside_init(&r, NULL, 1, 16, 1), 0);
+	ck_assert_int_eq(jf_readside_init(&r, 1, 16, 1), 0);
 	ts = jf_tslot_get(&r);
 	for (i = 0; i < 100; i++)
 		jf_rs_event(ts, id, JF_EV_MISS);
@@ -397,7 +397,7 @@ START_TEST(test_full_ring_drops)
 	jf_rs_event(ts, id, JF_EV_MISS);
 	ck_assert_uint_eq(jf_rs_drain(&r, drain_fn, &drained, SIZE_MAX), 1);
 	jf_tslot_release(&r, ts);
-	jf_readside_fini(&r, NULL);
+	jf_readside_fini(&r);
 }
 END_TEST
 
@@ -412,9 +412,9 @@ START_TEST(test_derive_grow)
 		make_id(add.id, i, 7);
 		add.fn = fn_of(add.id);
 		add.meta = (uintptr_t)&p;
-		n = jf_map_derive(NULL, m, &add, 1, NULL, 0);
+		n = jf_map_derive(m, &add, 1, NULL, 0);
 		ck_assert_ptr_nonnull(n);
-		jf_map_free(NULL, m);
+		jf_map_free(m);
 		m = n;
 	}
 	ck_assert_uint_eq(m->n, 5000);
@@ -430,16 +430,16 @@ START_TEST(test_derive_grow)
 
 		for (i = 0; i < 2500; i++)
 			make_id(dels[i], i * 2, 7);
-		n = jf_map_derive(NULL, m, NULL, 0, (const uint64_t (*)[4])dels, 2500);
+		n = jf_map_derive(m, NULL, 0, (const uint64_t (*)[4])dels, 2500);
 		ck_assert_uint_eq(n->n, 2500);
 		for (i = 0; i < 5000; i++) {
 			make_id(id, i, 7);
 			ck_assert((jf_map_find(n, id) != NULL) == (i % 2 == 1));
 		}
 		free(dels);
-		jf_map_free(NULL, n);
+		jf_map_free(n);
 	}
-	jf_map_free(NULL, m);
+	jf_map_free(m);
 }
 END_TEST
 

@@ -11,7 +11,8 @@
 #include <sys/mman.h>
 
 #include "rt_helpers.h"
-#include "runtime/rt_internal.h"
+#include "runtime/publish.h"
+#include "runtime/rt.h"
 #include "support.h"
 
 static char *dir, *url;
@@ -471,7 +472,7 @@ START_TEST(test_hot_table)
 	uint64_t hot[4] = { 77, 1, 2, 3 };
 	unsigned i;
 
-	ck_assert_int_eq(jf_hot_init(&h, NULL, 16), 0);
+	ck_assert_int_eq(jf_hot_init(&h, 16), 0);
 	for (i = 0; i < 10; i++)
 		ck_assert_uint_eq(jf_hot_bump(&h, hot), i + 1);
 	for (i = 0; i < 1000; i++) {
@@ -488,7 +489,7 @@ START_TEST(test_hot_table)
 	ck_assert_uint_eq(jf_hot_bump(&h, hot), 6);
 	jf_hot_forget(&h, hot);
 	ck_assert_uint_eq(h.n, 0);
-	jf_hot_fini(&h, NULL);
+	jf_hot_fini(&h);
 }
 END_TEST
 

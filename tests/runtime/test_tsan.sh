@@ -1,6 +1,6 @@
 #!/bin/sh
 # The map swap storm of test_map.c under ThreadSanitizer. Only the read
-# side (runtime/map.c) and the test are built, with fewer swaps, so this
+# side (runtime/map.c, with common/mem.c) and the test are built, with fewer swaps, so this
 # stays fast. Skipped (exit 0 with a note) when the toolchain cannot
 # build or run ThreadSanitizer programs.
 set -u
@@ -17,7 +17,7 @@ if ! $cc -fsanitize=thread "$out/probe.c" -o "$out/probe" 2>"$out/probe.log"; th
 	exit 0
 fi
 if ! $cc -std=c11 -D_GNU_SOURCE -I"$src" -I"$src/include" -I"$src/tests/support" -O1 -g \
-	-fsanitize=thread -DSWAPS=300 "$src/tests/runtime/test_map.c" "$src/runtime/map.c" \
+	-fsanitize=thread -DSWAPS=300 "$src/tests/runtime/test_map.c" "$src/runtime/map.c" "$src/common/mem.c" \
 	"$src/tests/support/support.c" \
 	$(pkg-config --cflags --libs check) -pthread -o "$out/test_map" 2>"$out/build.log"; then
 	echo "FAIL: test_map does not build with -fsanitize=thread:"

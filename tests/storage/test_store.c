@@ -29,7 +29,13 @@
 #include "jitfarm/error.h"
 #include "common/blob.h"
 #include "common/util.h"
+#include "common/mem.h"
+#include "common/url.h"
 #include "storage/store.h"
+#include "storage/store_file.h"
+#include "storage/store_http.h"
+#include "storage/store_redis.h"
+#include "storage/store_s3.h"
 #include "servers.h"
 #include "support.h"
 
@@ -75,32 +81,48 @@ make_blob(const char *seed, size_t payload, jf_key_t *key, uint8_t **blob, size_
 	free(a.payload);
 }
 
-/* The store URL of backend b in namespace ns, with extra query text. */
+/*
+ * The store URL of backend b in namespace ns, its server (the remote, for
+ * tiered) on 127.0.0.1:port, with extra query text (may be NULL). A
+ * tiered store's local part is the directory ns-local.
+ */
 static void
-url_of(int b, const char *ns, const char *extra, char *buf, size_t len)
+url_at(int b, int port, const char *ns, const char *extra, char *buf, size_t len)
 {
-	const char *x = extra ? extra : "";
+	const char *x = extra ? extra : "", *amp = *x ? "&" : "", *q = *x ? "?" : "";
 
 	switch (b) {
 	case B_FILE:
-		snprintf(buf, len, "file://%s/%s%s%s", tmp_root, ns, *x ? "?" : "", x);
+		snprintf(buf, len, "file://%s/%s%s%s", tmp_root, ns, q, x);
 		break;
 	case B_REDIS:
-		snprintf(buf, len, "redis://127.0.0.1:%d/0?prefix=%s%s%s", redis_srv->port, ns,
-		    *x ? "&" : "", x);
+		snprintf(buf, len, "redis://127.0.0.1:%d/0?prefix=%s%s%s", port, ns, amp, x);
 		break;
 	case B_HTTP:
-		snprintf(buf, len, "%s/%s?poll_ms=50%s%s", nginx_srv->url, ns, *x ? "&" : "", x);
+		snprintf(buf, len, "http://127.0.0.1:%d/store/%s%s%s", port, ns, q, x);
 		break;
 	case B_S3:
 		snprintf(buf, len, "s3://jitfarm/%s?endpoint=http://127.0.0.1:%d&region=us-east-1%s%s",
-		    ns, s3_srv->port, *x ? "&" : "", x);
+		    ns, port, amp, x);
 		break;
 	case B_TIERED:
 		snprintf(buf, len, "tiered:file://%s/%s-local%s%s,redis://127.0.0.1:%d/0?prefix=%s%s%s",
-		    tmp_root, ns, *x ? "?" : "", x, redis_srv->port, ns, *x ? "&" : "", x);
+		    tmp_root, ns, q, x, port, ns, amp, x);
 		break;
 	}
+}
+
+/* The same, on this run's servers. */
+static void
+url_of(int b, const char *ns, const char *extra, char *buf, size_t len)
+{
+	const jft_server_t *srv[NB] = { NULL, redis_srv, nginx_srv, s3_srv, redis_srv };
+	char x[1024];
+
+	/* watchers of the http store poll often, so the cases stay quick */
+	snprintf(x, sizeof(x), "%s%s%s", b == B_HTTP ? "poll_ms=50" : "",
+	    b == B_HTTP && extra && *extra ? "&" : "", extra ? extra : "");
+	url_at(b, srv[b] ? srv[b]->port : 0, ns, x, buf, len);
 }
 
 static jf_store_t *
@@ -153,7 +175,7 @@ get_eq(jf_store_t *s, const jf_key_t *k, const uint8_t *blob, size_t len)
 	    jf_store_errstr(s));
 	ck_assert_uint_eq(glen, len);
 	ck_assert(memcmp(got, blob, len) == 0);
-	free(got);
+	jf_free(got);
 }
 
 static uint64_t
@@ -252,22 +274,13 @@ open_down(int b, const jf_key_t *k, int *hole_fd)
 		snprintf(url, sizeof(url), "file://%s/%s-down", tmp_root, test_ns());
 		break;
 	}
-	case B_REDIS:
-		snprintf(url, sizeof(url),
-		    "redis://127.0.0.1:%d/0?prefix=x&timeout_ms=500&connect_timeout_ms=500", port);
+	default: {
+		char ns[128];
+
+		snprintf(ns, sizeof(ns), "%s-down", test_ns());
+		url_at(b, port, ns, "timeout_ms=500&connect_timeout_ms=500", url, sizeof(url));
 		break;
-	case B_HTTP:
-		snprintf(url, sizeof(url), "http://127.0.0.1:%d/x?timeout_ms=500&connect_timeout_ms=500",
-		    port);
-		break;
-	case B_S3:
-		snprintf(url, sizeof(url), "s3://jitfarm/x?endpoint=http://127.0.0.1:%d"
-		    "&timeout_ms=500&connect_timeout_ms=500", port);
-		break;
-	case B_TIERED:
-		snprintf(url, sizeof(url), "tiered:file://%s/%s-tl,redis://127.0.0.1:%d/0?prefix=x"
-		    "&timeout_ms=500&connect_timeout_ms=500", tmp_root, test_ns(), port);
-		break;
+	}
 	}
 	rc = jf_store_open(url, NULL, &s, err, sizeof(err));
 	ck_assert_msg(rc == 0, "open %s: %s", url, err);
@@ -537,13 +550,13 @@ static void
 raw_put(int b, const jf_key_t *k, const uint8_t *bytes, size_t len)
 {
 	static const jf_store_ops_t *const ops[NB] = {
-		&jf_store_file_ops, &jf_store_redis_ops, &jf_store_http_ops, &jf_store_s3_ops,
-		&jf_store_tiered_ops,
+		&jf_store_file_ops, &jf_store_redis_ops, &jf_store_http_ops, &jf_store_s3_ops, NULL,
 	};
 	jf_store_opts_t o = { .connect_timeout_ms = 2000, .op_timeout_ms = 10000, .page_size = 1000,
 		.retries = -1 };
 	char url[2048], err[256];
 	void *self = NULL;
+	jf_url_t u;
 	int rc;
 
 	if (b == B_TIERED) {
@@ -552,14 +565,16 @@ raw_put(int b, const jf_key_t *k, const uint8_t *bytes, size_t len)
 
 		snprintf(ns, sizeof(ns), "%s-local", test_ns());
 		snprintf(url, sizeof(url), "file://%s/%s", tmp_root, ns);
-		rc = jf_store_file_ops.open(url, &o, &self, err, sizeof(err));
+		ck_assert_int_eq(jf_url_parse(url, &u, err, sizeof(err)), 0);
+		rc = jf_store_file_ops.open(url, &u, &o, &self, err, sizeof(err));
 		ck_assert_msg(rc == 0, "raw open: %s", err);
 		ck_assert_int_eq(jf_store_file_ops.put(self, k, bytes, len), 0);
 		jf_store_file_ops.close(self);
 		b = B_REDIS;
 	}
 	url_of(b, test_ns(), NULL, url, sizeof(url));
-	rc = ops[b]->open(url, &o, &self, err, sizeof(err));
+	ck_assert_int_eq(jf_url_parse(url, &u, err, sizeof(err)), 0);
+	rc = ops[b]->open(url, &u, &o, &self, err, sizeof(err));
 	ck_assert_msg(rc == 0, "raw open: %s", err);
 	rc = ops[b]->put(self, k, bytes, len);
 	ck_assert_msg(rc == 0, "raw put: %s", ops[b]->errstr(self));
@@ -705,20 +720,13 @@ START_TEST(test_timeouts)
 		ck_assert_int_eq(jf_store_open(url, NULL, &s, err, sizeof(err)), JF_ERR_INVAL);
 		snprintf(url, sizeof(url), "file://%s/%s?timeout_ms=300", tmp_root, test_ns());
 		break;
-	case B_REDIS:
-		snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0?timeout_ms=300&retries=0", port);
+	default: {
+		char ns[128];
+
+		snprintf(ns, sizeof(ns), "%s-hang", test_ns());
+		url_at(_i, port, ns, "timeout_ms=300&retries=0", url, sizeof(url));
 		break;
-	case B_HTTP:
-		snprintf(url, sizeof(url), "http://127.0.0.1:%d/x?timeout_ms=300&retries=0", port);
-		break;
-	case B_S3:
-		snprintf(url, sizeof(url), "s3://jitfarm/x?endpoint=http://127.0.0.1:%d"
-		    "&timeout_ms=300&retries=0", port);
-		break;
-	case B_TIERED:
-		snprintf(url, sizeof(url), "tiered:file://%s/%s-t,redis://127.0.0.1:%d/0?"
-		    "timeout_ms=300&retries=0", tmp_root, test_ns(), port);
-		break;
+	}
 	}
 	ck_assert_int_eq(jf_store_open(url, NULL, &s, err, sizeof(err)), 0);
 	t0 = jf_now_ns();
@@ -882,6 +890,58 @@ START_TEST(test_redis_auth_db_ttl)
 	free(blob);
 	jf_store_close(db3);
 	jf_store_close(good);
+	jft_server_free(r);
+}
+END_TEST
+
+/* Whether this machine has an IPv6 loopback to listen on. */
+static int
+have_ipv6_loopback(void)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int fd = socket(AF_INET6, SOCK_STREAM, 0), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* redis://[::1]:P: an IPv6 literal host, through jf_url_parse, with a
+ * percent-encoded password holding the URL's own delimiters; the store's
+ * connection is seen by the server as coming from ::1. */
+START_TEST(test_redis_ipv6)
+{
+	jft_server_opts_t o = { .password = "p@ss:w/rd%", .ipv6 = 1 };
+	const char *const list[] = { "CLIENT", "LIST", NULL };
+	jft_server_t *r;
+	char url[1024], err[256], *clients;
+	jf_store_t *s;
+	jf_key_t k;
+	uint8_t *blob;
+	size_t len;
+
+	if (!have_ipv6_loopback()) {
+		fprintf(stderr, "SKIP test_redis_ipv6: this machine has no IPv6 loopback (::1)\n");
+		return;
+	}
+	r = jft_redis_start(&o);
+	make_blob("ipv6", 100, &k, &blob, &len);
+	snprintf(url, sizeof(url), "redis://:p%%40ss%%3Aw%%2Frd%%25@[::1]:%d/2?prefix=v6&retries=0",
+	    r->port);
+	ck_assert_msg(jf_store_open(url, NULL, &s, err, sizeof(err)) == 0, "%s: %s", url, err);
+	put_ok(s, &k, blob, len);
+	get_eq(s, &k, blob, len);
+	clients = jft_redis_cli(r, list);
+	ck_assert_ptr_nonnull(clients);
+	ck_assert_msg(strstr(clients, "addr=[::1]:") != NULL && strstr(clients, "db=2") != NULL,
+	    "no client from ::1 on db 2 in:\n%s", clients);
+	free(clients);
+	jf_store_close(s);
+	/* the helper's own URL names the host the same way */
+	ck_assert_ptr_nonnull(strstr(r->url, "@[::1]:"));
+	free(blob);
 	jft_server_free(r);
 }
 END_TEST
@@ -1102,6 +1162,7 @@ main(void)
 	tcase_add_test(tr, test_redis_resync);
 	tcase_add_test(tr, test_url_options);
 	tcase_add_test(tr, test_redis_auth_db_ttl);
+	tcase_add_test(tr, test_redis_ipv6);
 	tcase_add_test(tr, test_http_auth);
 	suite_add_tcase(su, tr);
 	tcase_set_timeout(tf, 60);

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/url.h"
 #include "servers.h"
 #include "support.h"
 
@@ -130,21 +131,23 @@ wait_up(jft_server_t *s)
 static void
 config_redis(jft_server_t *s)
 {
-	char path[4200], text[8192];
+	char path[4200], text[8192], pw[800];
 	int n;
 
 	n = snprintf(text, sizeof(text),
-	    "port %d\nbind 127.0.0.1\ndir %s\ndaemonize no\nsave \"\"\n"
+	    "port %d\nbind 127.0.0.1%s\ndir %s\ndaemonize no\nsave \"\"\n"
 	    "appendonly %s\nappendfsync always\nlogfile \"\"\nloglevel notice\n"
 	    "protected-mode no\n",
-	    s->port, s->root, s->opts.no_persist ? "no" : "yes");
+	    s->port, s->opts.ipv6 ? " ::1" : "", s->root, s->opts.no_persist ? "no" : "yes");
 	if (s->opts.password)
 		snprintf(text + n, sizeof(text) - (size_t)n, "requirepass %s\n", s->opts.password);
 	snprintf(path, sizeof(path), "%s/redis.conf", s->dir);
 	write_file(s, path, text);
-	snprintf(s->url, sizeof(s->url), "redis://%s%s%s127.0.0.1:%d/0?prefix=jf",
-	    s->opts.password ? ":" : "", s->opts.password ? s->opts.password : "",
-	    s->opts.password ? "@" : "", s->port);
+	if (s->opts.password && jf_url_encode(s->opts.password, 0, pw, sizeof(pw)) != 0)
+		pw[0] = '\0';
+	snprintf(s->url, sizeof(s->url), "redis://%s%s%s%s:%d/0?prefix=jf",
+	    s->opts.password ? ":" : "", s->opts.password ? pw : "",
+	    s->opts.password ? "@" : "", s->opts.ipv6 ? "[::1]" : "127.0.0.1", s->port);
 }
 
 static void

@@ -53,6 +53,7 @@ typedef struct jft_server_opts {
 	const char *user;               /* nginx basic auth user (with password) */
 	const char *bearer;             /* nginx: require "Authorization: Bearer <this>" */
 	int no_persist;                 /* redis: no appendonly (data lost on kill) */
+	int ipv6;                       /* redis: listen on ::1 as well; url uses [::1] */
 } jft_server_opts_t;
 
 typedef struct jft_server {
@@ -64,7 +65,7 @@ typedef struct jft_server {
 	char log[4096];                 /* the server's log file */
 	char url[1024];                 /* a store URL for this server (see above) */
 	char base[512];                 /* "127.0.0.1:PORT" */
-	jft_server_opts_t opts;         /* strings copied */
+	jft_server_opts_t opts;         /* strings copied, flags kept */
 	char password_[256], user_[256], bearer_[256];
 } jft_server_t;
 

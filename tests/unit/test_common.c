@@ -51,7 +51,8 @@ START_TEST(test_mem_host_allocator)
 
 	fail_after = 3;
 	live_blocks = 0;
-	jf_mem_set_allocator(counting_alloc, counting_free, NULL);
+	ck_assert_int_eq(jf_mem_set_allocator(counting_alloc, NULL, NULL), JF_ERR_INVAL);
+	ck_assert_int_eq(jf_mem_set_allocator(counting_alloc, counting_free, NULL), 0);
 	s = jf_strdup("hello");
 	ck_assert_ptr_nonnull(s);
 	ck_assert_uint_eq(live_blocks, 1);
@@ -66,7 +67,54 @@ START_TEST(test_mem_host_allocator)
 	jf_free(p);
 	jf_free(s);
 	ck_assert_uint_eq(live_blocks, 0);
-	jf_mem_set_allocator(NULL, NULL, NULL);
+	/* back to libc for new blocks; a block keeps going back where it came from */
+	fail_after = 1;
+	s = jf_strdup("from the host");
+	ck_assert_uint_eq(live_blocks, 1);
+	ck_assert_int_eq(jf_mem_set_allocator(NULL, NULL, NULL), 0);
+	p = jf_malloc(16);
+	ck_assert_uint_eq(live_blocks, 1);
+	jf_free(s);
+	ck_assert_uint_eq(live_blocks, 0);
+	jf_free(p);
+}
+END_TEST
+
+/* A block made before the host allocator was set keeps going back to libc,
+ * and a host's block to the host, whatever is current when it is freed. */
+START_TEST(test_mem_block_remembers_allocator)
+{
+	void *early = jf_malloc(8), *late;
+
+	live_blocks = 0;
+	fail_after = 10;
+	ck_assert_int_eq(jf_mem_set_allocator(counting_alloc, counting_free, NULL), 0);
+	late = jf_malloc(8);
+	ck_assert_uint_eq(live_blocks, 1);
+	early = jf_realloc(early, 4096);        /* now the host's */
+	ck_assert_uint_eq(live_blocks, 2);
+	ck_assert_int_eq(jf_mem_set_allocator(NULL, NULL, NULL), 0);
+	jf_free(late);
+	jf_free(early);
+	ck_assert_uint_eq(live_blocks, 0);
+}
+END_TEST
+
+/* Each check test runs in its own process, so this one starts with no
+ * block allocated and may install a failing allocator. */
+START_TEST(test_buf_out_of_memory)
+{
+	jf_buf_t b = JF_BUF_INIT;
+
+	fail_after = 0;
+	ck_assert_int_eq(jf_mem_set_allocator(counting_alloc, counting_free, NULL), 0);
+	jf_buf_puts(&b, "x");
+	ck_assert_int_eq(jf_buf_error(&b), JF_ERR_NOMEM);
+	jf_buf_puts(&b, "y");   /* sticky */
+	ck_assert_int_eq(jf_buf_error(&b), JF_ERR_NOMEM);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_ptr_null(jf_buf_steal(&b, NULL));
+	ck_assert_uint_eq(live_blocks, 0);
 }
 END_TEST
 
@@ -96,15 +144,6 @@ START_TEST(test_buf_tlv_and_errors)
 	ck_assert_int_eq(jf_buf_error(&b), JF_ERR_TOOBIG);
 	ck_assert_uint_eq(b.len, 9);
 	ck_assert_ptr_null(jf_buf_steal(&b, &n));
-
-	/* out of memory is sticky JF_ERR_NOMEM */
-	fail_after = 0;
-	jf_mem_set_allocator(counting_alloc, counting_free, NULL);
-	memset(&b, 0, sizeof(b));
-	jf_buf_puts(&b, "x");
-	ck_assert_int_eq(jf_buf_error(&b), JF_ERR_NOMEM);
-	jf_buf_free(&b);
-	jf_mem_set_allocator(NULL, NULL, NULL);
 }
 END_TEST
 
@@ -285,7 +324,9 @@ main(void)
 	TCase *tc = tcase_create("primitives");
 
 	tcase_add_test(tc, test_mem_host_allocator);
+	tcase_add_test(tc, test_mem_block_remembers_allocator);
 	tcase_add_test(tc, test_buf_tlv_and_errors);
+	tcase_add_test(tc, test_buf_out_of_memory);
 	tcase_add_test(tc, test_vec_push);
 	tcase_add_test(tc, test_url_parse);
 	tcase_add_test(tc, test_url_codec);

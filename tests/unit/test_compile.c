@@ -46,7 +46,7 @@ req_for(const void *ir, size_t len, char opt)
 	memset(&r, 0, sizeof(r));
 	r.ir = ir;
 	r.ir_len = len;
-	r.opt = opt;
+	r.spec.opt = opt;
 	r.producer = "test";
 	return r;
 }
@@ -95,10 +95,10 @@ assert_manifest(const jf_compile_req_t *req, const jf_artifact_t *a)
 	ck_assert(jf_key_eq(&k, &a->m.key));
 	jf_program_id_from_ir(req->ir, req->ir_len, &pid);
 	ck_assert(jf_key_eq(&pid, &a->m.program_id));
-	ck_assert_str_eq(a->m.ns, req->ns ? req->ns : "");
+	ck_assert_str_eq(a->m.ns, req->spec.ns);
 	ck_assert_str_eq(a->m.target.triple, t.triple);
 	ck_assert_str_eq(a->m.target.cpu, t.cpu);
-	ck_assert_int_eq(a->m.target.opt, req->opt ? req->opt : '2');
+	ck_assert_int_eq(a->m.target.opt, req->spec.opt ? req->spec.opt : '2');
 	ck_assert_str_eq(a->m.compiler, jf_compiler_id());
 	ck_assert_str_eq(a->m.producer, "test");
 	ck_assert_uint_eq(a->m.payload_size, a->payload_len);
@@ -305,7 +305,7 @@ START_TEST(test_cross_target)
 	jf_artifact_t a;
 	char err[1024];
 
-	req.triple = "aarch64-unknown-linux-gnu";
+	jf_strlcpy(req.spec.triple, "aarch64-unknown-linux-gnu", sizeof(req.spec.triple));
 	ck_assert_msg(jf_compile(&req, &a, NULL, err, sizeof(err)) == 0, "%s", err);
 	assert_elf_rel(&a, EM_AARCH64);
 	ck_assert_str_eq(a.m.target.cpu, "generic");
@@ -406,9 +406,9 @@ START_TEST(test_reject)
 	char err[2048];
 	int r;
 
-	req.triple = c->triple;
-	req.cpu = c->cpu;
-	req.features = c->features;
+	ck_assert_int_eq(jf_spec_set(&req.spec, NULL, NULL, c->triple, c->cpu, c->features,
+	    0, err, sizeof(err)), 0);
+	req.spec.opt = c->opt;          /* unchecked: jf_compile must refuse it */
 	req.max_ir_bytes = c->max;
 	if (c->symbol) {
 		syms[0] = c->symbol;

@@ -15,6 +15,7 @@
 #include "jitfarm/error.h"
 #include "common/blob.h"
 #include "common/util.h"
+#include "common/mem.h"
 #include "storage/store.h"
 #include "support.h"
 
@@ -97,7 +98,7 @@ START_TEST(test_concurrent_writers_one_key)
 						code = 30;
 					else if (r != 0 && r != JF_ERR_NOTFOUND)
 						code = 31;
-					free(got);
+					jf_free(got);
 				}
 			}
 			jf_store_close(s);
@@ -123,7 +124,7 @@ START_TEST(test_concurrent_writers_one_key)
 		ck_assert_uint_eq(glen, len);
 		ck_assert_int_eq(jf_blob_decode(got, glen, NULL, &a, err, sizeof(err)), 0);
 		jf_artifact_free(&a);
-		free(got);
+		jf_free(got);
 	}
 	jf_store_close(s);
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "jitfarm/error.h"
+#include "common/mem.h"
 #include "worker/proto.h"
 #include "common/util.h"
 #include "compiler/compile.h"
@@ -73,7 +74,7 @@ END_TEST
 START_TEST(test_request_roundtrip)
 {
 	const char *syms[] = { "a", "bb" };
-	jf_key_t pid, pid2;
+	jf_key_t pid;
 	jf_compile_req_t req, got;
 	const char **names = NULL;
 	uint8_t *enc = NULL;
@@ -83,34 +84,31 @@ START_TEST(test_request_roundtrip)
 	memset(pid.b, 7, sizeof(pid.b));
 	req.ir = (const uint8_t *)"abc\0def";
 	req.ir_len = 7;
-	req.ns = "evm";
-	req.program_id = &pid;
-	req.triple = "x86_64-unknown-linux-gnu";
-	req.cpu = "x86-64-v2";
-	req.features = "+avx2";
-	req.opt = '3';
+	ck_assert_int_eq(jf_spec_set(&req.spec, "evm", &pid, "x86_64-unknown-linux-gnu",
+	    "x86-64-v2", "+avx2", '3', NULL, 0), 0);
 	req.symbols = syms;
 	req.nsymbols = 2;
 	req.max_ir_bytes = 12345;
 	req.producer = "me";
 	ck_assert_int_eq(jf_proto_req_encode(&req, &enc, &len), 0);
-	ck_assert_int_eq(jf_proto_req_decode(enc, len, &got, &pid2, &names), 0);
+	ck_assert_int_eq(jf_proto_req_decode(enc, len, &got, &names), 0);
 	ck_assert_uint_eq(got.ir_len, 7);
 	ck_assert_int_eq(memcmp(got.ir, "abc\0def", 7), 0);
-	ck_assert_str_eq(got.ns, "evm");
-	ck_assert_int_eq(memcmp(got.program_id->b, pid.b, 32), 0);
-	ck_assert_str_eq(got.triple, req.triple);
-	ck_assert_str_eq(got.cpu, req.cpu);
-	ck_assert_str_eq(got.features, req.features);
-	ck_assert_int_eq(got.opt, '3');
+	ck_assert_str_eq(got.spec.ns, "evm");
+	ck_assert_int_eq(got.spec.has_program, 1);
+	ck_assert_int_eq(memcmp(got.spec.program_id.b, pid.b, 32), 0);
+	ck_assert_str_eq(got.spec.triple, req.spec.triple);
+	ck_assert_str_eq(got.spec.cpu, req.spec.cpu);
+	ck_assert_str_eq(got.spec.features, req.spec.features);
+	ck_assert_int_eq(got.spec.opt, '3');
 	ck_assert_uint_eq(got.nsymbols, 2);
 	ck_assert_str_eq(got.symbols[1], "bb");
 	ck_assert_uint_eq(got.max_ir_bytes, 12345);
 	ck_assert_str_eq(got.producer, "me");
-	free(names);
+	jf_free(names);
 	/* every truncation of the encoding is refused, never read past */
 	for (size_t cut = 0; cut < len; cut++) {
-		int r = jf_proto_req_decode(enc, cut, &got, &pid2, &names);
+		int r = jf_proto_req_decode(enc, cut, &got, &names);
 
 		/* a cut at a field boundary before the IR loses the IR */
 		ck_assert_int_eq(r, JF_ERR_PROTO);
@@ -118,11 +116,11 @@ START_TEST(test_request_roundtrip)
 	}
 	/* a string without its NUL, and an unknown field */
 	enc[8 + 3] = 'x';       /* the first field is the namespace "evm\0" */
-	ck_assert_int_eq(jf_proto_req_decode(enc, len, &got, &pid2, &names), JF_ERR_PROTO);
+	ck_assert_int_eq(jf_proto_req_decode(enc, len, &got, &names), JF_ERR_PROTO);
 	enc[8 + 3] = '\0';
 	enc[3] = 99;
-	ck_assert_int_eq(jf_proto_req_decode(enc, len, &got, &pid2, &names), JF_ERR_PROTO);
-	free(enc);
+	ck_assert_int_eq(jf_proto_req_decode(enc, len, &got, &names), JF_ERR_PROTO);
+	jf_free(enc);
 }
 END_TEST
 
@@ -149,7 +147,7 @@ start_worker(int *fd)
 static uint8_t *
 pattern(size_t n, unsigned seed)
 {
-	uint8_t *b = malloc(n);
+	uint8_t *b = jf_malloc(n);
 	size_t i;
 
 	ck_assert_ptr_nonnull(b);
@@ -176,8 +174,8 @@ START_TEST(test_64mib_blocking_echo)
 	close(fd);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "worker status 0x%x", st);
-	free(big);
-	free(back);
+	jf_free(big);
+	jf_free(back);
 }
 END_TEST
 

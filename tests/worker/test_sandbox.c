@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "jitfarm/error.h"
+#include "common/mem.h"
 #include "common/key.h"
 #include "worker/proto.h"
 #include "common/util.h"
@@ -131,7 +132,7 @@ START_TEST(test_debug_names_call)
 	ck_assert_int_eq(h.type, JF_FRAME_SANDBOX);
 	snprintf(want, sizeof(want), "blocked system call %d", SYS_socket);
 	ck_assert_str_eq((char *)payload, want);
-	free(payload);
+	jf_free(payload);
 	close(fd);
 }
 END_TEST
@@ -268,7 +269,7 @@ START_TEST(test_compile_inside_sandbox)
 		memset(&req, 0, sizeof(req));
 		req.ir = (const uint8_t *)ir;
 		req.ir_len = strlen(ir);
-		req.opt = '2';
+		req.spec.opt = '2';
 		if (jf_compile(&req, &art, NULL, err, sizeof(err)) != 0)
 			_exit(101);
 		len = art.payload_len;

@@ -1,7 +1,8 @@
 /*
- * rt_internal.h - the runtime's internal structures, shared by
- * runtime.c (API, lookup, open and close), backend.c (the background
- * threads), hot.c (hotness) and localfarm.c.
+ * rt.h - the runtime's internal structures: the config, programs, the
+ * registry's records, jobs, and the runtime itself. Types only (and two
+ * tiny inline helpers): each module of runtime/ declares its functions in
+ * its own header, so the include graph shows who calls whom.
  *
  * Threads and what they own:
  *   - host threads: jf_lookup only (map.h's read side);
@@ -15,17 +16,21 @@
  * Everything on the writer side (registry, job queue, dirty list, stats
  * of the writer) is under rt->lock; loading is under rt->load_lock.
  */
-#ifndef JF_RT_INTERNAL_H
-#define JF_RT_INTERNAL_H
+#ifndef JF_RT_H
+#define JF_RT_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "jitfarm/runtime.h"
 #include "common/blob.h"
 #include "common/key.h"
+#include "common/mem.h"
+#include "common/util.h"
+#include "hot.h"
 #include "idtab.h"
 #include "loader.h"
 #include "map.h"
@@ -37,8 +42,8 @@ struct jf_config {
 	char *store_url, *farm_url, *token, *local_master, *ns;
 	char *triple, *cpu, *features, *entry, *pubkey_path;
 	char opt;
-	jf_loader_sym_t *syms;
-	size_t nsyms;
+	jf_loader_sym_t *syms;         /* jf_vec_grow */
+	size_t nsyms, capsyms;
 	jf_ir_provider_fn ir_fn;
 	jf_ir_release_fn ir_release;
 	void *ir_arg;
@@ -47,7 +52,7 @@ struct jf_config {
 	jf_log_fn log_fn;
 	void *log_arg;
 	int log_level;
-	jf_alloc_t alloc;
+	const jf_allocator_t *alloc;   /* NULL: the process-wide one */
 	int64_t tune[JF_TUNE_MAX];
 };
 
@@ -73,9 +78,6 @@ enum {
 	R_NEG,                          /* negative entry with reason, until expires */
 	R_GONE                          /* leaving the map (evicted or expired) */
 };
-
-/* Job sources. */
-enum { J_HOT = 1, J_AOT, J_NOW };
 
 typedef struct jf_rec {
 	uint64_t id[4];
@@ -105,31 +107,10 @@ typedef struct jf_retired {
 	jf_program_t *prog;
 } jf_retired_t;
 
-/* Hotness: a bounded table, probed within a window; see hot.c. */
-typedef struct jf_hot_ent {
-	uint64_t id[4];
-	uint32_t count;                 /* 0: empty */
-	uint32_t pad;
-} jf_hot_ent_t;
-
-typedef struct jf_hot {
-	jf_hot_ent_t *ents;
-	size_t cap;                     /* power of two */
-	size_t n;
-	uint64_t replaced;              /* cold entries pushed out by new keys */
-} jf_hot_t;
-
-int jf_hot_init(jf_hot_t *h, const jf_alloc_t *a, size_t cap);
-void jf_hot_fini(jf_hot_t *h, const jf_alloc_t *a);
-/* Count one miss; returns the new count. */
-uint32_t jf_hot_bump(jf_hot_t *h, const uint64_t id[4]);
-void jf_hot_forget(jf_hot_t *h, const uint64_t id[4]);
-/* Halve every count, dropping those that reach 0. */
-void jf_hot_decay(jf_hot_t *h);
-
 struct jf_runtime {
 	jf_readside_t rs;               /* first: the hot path's cache line */
-	jf_alloc_t alloc;
+	const jf_allocator_t *alloc;   /* the runtime's (mem.h), or NULL */
+	void *mem;                      /* the allocation this struct is aligned in */
 
 	/* configuration, resolved */
 	char *ns;
@@ -171,7 +152,7 @@ struct jf_runtime {
 
 	/* backend-only */
 	jf_hot_t hot;
-	jf_retired_t *retired;
+	jf_retired_t *retired;         /* jf_vec_grow */
 	size_t nretired, capretired;
 	uint64_t last_decay_ms, last_scan_ms;
 
@@ -187,30 +168,26 @@ struct jf_runtime {
 
 #define TUNE(rt, k) ((rt)->tune[(k)])
 
-/* backend.c */
-int jf_rt_start_threads(jf_runtime_t *rt, char *err, size_t errlen);
-void jf_rt_stop_threads(jf_runtime_t *rt);
-int jf_rt_preload(jf_runtime_t *rt, char *err, size_t errlen);
-/* Publish every dirty record now (backend thread, or open before the
- * threads start). */
-void jf_rt_publish(jf_runtime_t *rt);
-void jf_rt_reclaim(jf_runtime_t *rt, int all);
-void jf_program_free(jf_runtime_t *rt, jf_program_t *p);
-/* Queue a job (lock held). Returns 0 or JF_ERR_BUSY. */
-int jf_rt_enqueue(jf_runtime_t *rt, const uint64_t id[4], int source, int force);
-/* Mark a record for the next map (lock held). */
-void jf_rt_mark_dirty(jf_runtime_t *rt, jf_rec_t *r);
-jf_rec_t *jf_rt_rec_new(jf_runtime_t *rt, const uint64_t id[4], int state);
-void jf_rt_event(jf_runtime_t *rt, int kind, const uint64_t *id, const jf_key_t *key,
-    uint64_t ns, int result, const char *msg);
+static inline uint64_t
+jf_rt_now_ms(void)
+{
+	return jf_now_ns() / 1000000ull;
+}
 
-/* localfarm.c */
-int jf_localfarm_start(jf_runtime_t *rt, const char *master_path, char *err,
-    size_t errlen);
-void jf_localfarm_stop(jf_runtime_t *rt);
+/* pthread_cond_timedwait for ms from now (CLOCK_REALTIME). */
+static inline void
+jf_rt_timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int ms)
+{
+	struct timespec ts;
 
-/* Benches and tests: publish a map built elsewhere (entries that are
- * not programs); the old map is freed once readers moved on. */
-void jf_rt_publish_map(jf_runtime_t *rt, jf_map_t *m);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(cv, mu, &ts);
+}
 
 #endif
