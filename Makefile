@@ -94,7 +94,7 @@ TEST_C     := $(wildcard tests/*/test_*.c)
 TEST_SH    := $(sort $(wildcard tests/*/test_*.sh))
 BENCH_C    := $(wildcard bench/*.c)
 EXAMPLE_C  := $(wildcard examples/*/*.c)
-HEADERS    := $(wildcard include/jitfarm/*.h */*.h tests/support/*.h)
+HEADERS    := $(wildcard include/jitfarm/*.h */*.h tests/*/*.h)
 
 OBJ        := $(BUILD)/obj
 TOBJ       := $(BUILD)/tobj
@@ -244,3 +244,58 @@ clean:
 
 deps:
 	sh scripts/install-deps.sh
+
+# --- coverage-guided fuzzing (tests/fuzz/) --------------------------------------
+# libFuzzer harnesses, built with clang-19 under ASan and UBSan from their
+# own objects of the library sources they exercise (never the gcc objects),
+# with seeds that gen_corpus writes from real encodings. `make fuzz` runs
+# each harness for FUZZ_SECONDS; `make check` runs each for a few seconds
+# (tests/fuzz/test_fuzz.sh). Without clang-19 or its fuzzer runtime
+# (libclang-rt-19-dev) nothing here is built, and the test says so.
+FUZZ_CC      ?= clang-19
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_OK      := $(shell d=$$($(FUZZ_CC) -print-resource-dir 2>/dev/null) && \
+	test -f "$$d/lib/linux/libclang_rt.fuzzer-$$(uname -m).a" && echo yes)
+FUZZ_LIB_C   := $(wildcard common/*.c) worker/proto.c cli/cc_args.c $(wildcard cli/cc_path.c) \
+	tests/fuzz/fuzz_common.c
+FUZZ_SRC     := $(filter-out tests/fuzz/fuzz_common.c,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -O1 -g $(WARN) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -pthread
+FUZZ_LIBA    := $(FUZZ_DIR)/libjitfarm-fuzz.a
+ifeq ($(FUZZ_OK),yes)
+FUZZ_BINS    := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_DIR)/%)
+FUZZ_SEEDS   := $(FUZZ_DIR)/seeds/.stamp
+endif
+
+.PHONY: fuzz fuzz-build
+
+$(FUZZ_DIR)/obj/%.o: %.c $(HEADERS) tests/fuzz/fuzz.h Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC[fz]  $<"
+	$(Q)$(FUZZ_CC) $(CPPFLAGS) -Itests/fuzz $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_LIBA): $(FUZZ_LIB_C:%.c=$(FUZZ_DIR)/obj/%.o)
+	@mkdir -p $(dir $@)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIBA)
+	@echo "  LD[fz]  $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(FUZZ_LIBA) $(LDLIBS)
+
+$(FUZZ_DIR)/gen_corpus: $(FUZZ_DIR)/obj/tests/fuzz/gen_corpus.o $(FUZZ_LIBA)
+	@echo "  LD[fz]  $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer-no-link $(LDFLAGS) -o $@ $< $(FUZZ_LIBA) $(LDLIBS)
+
+$(FUZZ_DIR)/seeds/.stamp: $(FUZZ_DIR)/gen_corpus
+	@echo "  GEN     $(FUZZ_DIR)/seeds"
+	$(Q)rm -rf $(FUZZ_DIR)/seeds && $(FUZZ_DIR)/gen_corpus $(FUZZ_DIR)/seeds && touch $@
+
+fuzz-build: $(FUZZ_BINS) $(FUZZ_SEEDS)
+
+fuzz: fuzz-build
+	@$(TEST_ENV) FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_REQUIRED=1 sh tests/fuzz/test_fuzz.sh
+
+# make check runs tests/fuzz/test_fuzz.sh with the rest: build what it runs.
+check: $(FUZZ_BINS) $(FUZZ_SEEDS)

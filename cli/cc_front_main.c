@@ -20,9 +20,6 @@
 #include "cli/cli.h"
 #include "cli/cc.h"
 
-/* opts.c's usage lookup wants a command table; this binary has none. */
-const jf_cli_cmd_t jf_cli_cmds[] = { { NULL, NULL, NULL, NULL, 0 } };
-
 int
 main(int argc, char **argv)
 {

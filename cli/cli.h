@@ -62,7 +62,9 @@ typedef struct jf_cli_backend {
 	    jf_artifact_t *out, char *err, size_t errlen);
 } jf_cli_backend_t;
 
-extern const jf_cli_cmd_t jf_cli_cmds[];
+/* The command table jf_cli_usage looks commands up in; main.c hands it
+ * over first thing (a binary without one gets no usage lines). */
+void jf_cli_set_commands(const jf_cli_cmd_t *table);
 
 /* The program name for messages ("jitfarm"). */
 extern const char *jf_cli_prog;

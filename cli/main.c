@@ -27,7 +27,7 @@ static int cmd_help(int argc, char **argv);
 /* farm.c: runs the command against a farm when one is configured */
 int jf_cli_farm_dispatch(const char *cmd, int argc, char **argv, int *rc);
 
-const jf_cli_cmd_t jf_cli_cmds[] = {
+static const jf_cli_cmd_t jf_cli_cmds[] = {
 	{ "compile", jf_cmd_compile, "IN|- -o OUT.o [options]",
 	  "compile LLVM IR (.ll or .bc) to an object file, through the cache", 1 },
 	{ "get", jf_cmd_get, "KEY -o OUT [--blob] [--store URL]",
@@ -104,6 +104,7 @@ main(int argc, char **argv)
 	const jf_cli_cmd_t *c = argc >= 2 ? find_cmd(argv[1]) : NULL;
 	int rc;
 
+	jf_cli_set_commands(jf_cli_cmds);
 	/* before anything else: the fork-server is forked from a process
 	 * that has opened nothing and started no thread yet */
 	jf_cli_local_startup(argc, argv, c != NULL && c->compiles);

@@ -43,12 +43,20 @@ jf_cli_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+static const jf_cli_cmd_t *cli_commands;
+
+void
+jf_cli_set_commands(const jf_cli_cmd_t *table)
+{
+	cli_commands = table;
+}
+
 int
 jf_cli_usage(const char *cmd)
 {
 	const jf_cli_cmd_t *c;
 
-	for (c = jf_cli_cmds; c->name != NULL; c++)
+	for (c = cli_commands; c != NULL && c->name != NULL; c++)
 		if (strcmp(c->name, cmd) == 0)
 			fprintf(stderr, "usage: %s %s %s\n", jf_cli_prog, c->name, c->args);
 	return JF_EXIT_USAGE;

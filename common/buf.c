@@ -100,32 +100,13 @@ jf_buf_printf(jf_buf_t *b, const char *fmt, ...)
 
 void jf_buf_u8(jf_buf_t *b, uint8_t v) { jf_buf_put(b, &v, 1); }
 
-void
-jf_buf_u16(jf_buf_t *b, uint16_t v)
-{
-	uint8_t x[2];
-
-	jf_put_u16(x, v);
-	jf_buf_put(b, x, 2);
-}
-
-void
-jf_buf_u32(jf_buf_t *b, uint32_t v)
-{
-	uint8_t x[4];
-
-	jf_put_u32(x, v);
-	jf_buf_put(b, x, 4);
-}
-
-void
-jf_buf_u64(jf_buf_t *b, uint64_t v)
-{
-	uint8_t x[8];
-
-	jf_put_u64(x, v);
-	jf_buf_put(b, x, 8);
-}
+/* Big-endian integers: encode with util.h's codec, append the bytes. */
+#define BUF_BE(bits) \
+	void jf_buf_u##bits(jf_buf_t *b, uint##bits##_t v) \
+	{ uint8_t x[bits / 8]; jf_put_u##bits(x, v); jf_buf_put(b, x, sizeof(x)); }
+BUF_BE(16)
+BUF_BE(32)
+BUF_BE(64)
 
 void
 jf_buf_tlv(jf_buf_t *b, unsigned tag_bytes, uint32_t tag, const void *v, size_t n)

@@ -1,10 +1,7 @@
 /*
- * mem.c - the allocator family of mem.h.
- *
- * Each block starts with a header that records its size, so jf_realloc
- * can copy on top of an allocator that has no realloc of its own. The
- * header is 16 bytes, which keeps the user pointer aligned as malloc's is
- * on x86-64 and aarch64.
+ * mem.c - the allocator family of mem.h: libc until the first allocator is
+ * registered, then a 16-byte header on every block that records its size
+ * and the allocator it came from.
  */
 #include <pthread.h>
 #include <stdalign.h>
@@ -27,10 +24,12 @@ _Static_assert(sizeof(mem_hdr_t) == 16, "the header keeps 16-byte alignment");
 /* Registered allocators: never freed or changed, so a block's header may
  * point at its entry for as long as the block lives. */
 static jf_allocator_t mem_table[JF_MEM_MAX_ALLOCATORS];
-static _Atomic unsigned mem_ntable;
+static atomic_uint mem_ntable;
 static pthread_mutex_t mem_table_lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic(const jf_allocator_t *) mem_global;
 static __thread const jf_allocator_t *mem_thread;
+static atomic_int mem_used;             /* a block was allocated */
+static atomic_int mem_headers;          /* blocks carry headers (fixed once set) */
 
 const jf_allocator_t *
 jf_mem_register(void *(*alloc)(size_t, void *), void (*fr)(void *, void *), void *arg,
@@ -38,27 +37,39 @@ jf_mem_register(void *(*alloc)(size_t, void *), void (*fr)(void *, void *), void
 {
 	const jf_allocator_t *a = NULL;
 	unsigned i, n;
+	int e = 0;
 
-	if (err != NULL)
-		*err = (alloc == NULL) != (fr == NULL) ? JF_ERR_INVAL : 0;
-	if (alloc == NULL || fr == NULL)
-		return NULL;
+	if (alloc == NULL || fr == NULL) {
+		e = alloc == NULL && fr == NULL ? 0 : JF_ERR_INVAL;
+		goto out;
+	}
 	pthread_mutex_lock(&mem_table_lock);
+	if (!atomic_load(&mem_headers)) {
+		if (atomic_load(&mem_used))
+			e = JF_ERR_BUSY;
+		else
+			atomic_store(&mem_headers, 1);
+	}
 	n = atomic_load(&mem_ntable);
-	for (i = 0; i < n && a == NULL; i++)
+	for (i = 0; e == 0 && i < n && a == NULL; i++)
 		if (mem_table[i].alloc == alloc && mem_table[i].free == fr &&
 		    mem_table[i].arg == arg)
 			a = &mem_table[i];
-	if (a == NULL && n < JF_MEM_MAX_ALLOCATORS) {
-		mem_table[n].alloc = alloc;
-		mem_table[n].free = fr;
-		mem_table[n].arg = arg;
-		a = &mem_table[n];
-		atomic_store(&mem_ntable, n + 1);
+	if (e == 0 && a == NULL) {
+		if (n < JF_MEM_MAX_ALLOCATORS) {
+			mem_table[n].alloc = alloc;
+			mem_table[n].free = fr;
+			mem_table[n].arg = arg;
+			a = &mem_table[n];
+			atomic_store(&mem_ntable, n + 1);
+		} else {
+			e = JF_ERR_NOMEM;
+		}
 	}
 	pthread_mutex_unlock(&mem_table_lock);
-	if (a == NULL && err != NULL)
-		*err = JF_ERR_NOMEM;
+out:
+	if (err != NULL)
+		*err = e;
 	return a;
 }
 
@@ -84,24 +95,18 @@ jf_mem_use(const jf_allocator_t *a)
 	return old;
 }
 
+int
+jf_mem_host_allocator(void)
+{
+	return atomic_load(&mem_headers);
+}
+
 static const jf_allocator_t *
 current(void)
 {
 	const jf_allocator_t *a = mem_thread;
 
 	return a != NULL ? a : atomic_load_explicit(&mem_global, memory_order_acquire);
-}
-
-static mem_hdr_t *
-raw_alloc(size_t total)
-{
-	const jf_allocator_t *a = current();
-	mem_hdr_t *h;
-
-	h = a != NULL ? a->alloc(total, a->arg) : malloc(total);
-	if (h != NULL)
-		h->from = a;
-	return h;
 }
 
 static void
@@ -116,13 +121,22 @@ raw_free(mem_hdr_t *h)
 void *
 jf_malloc(size_t n)
 {
+	const jf_allocator_t *a;
 	mem_hdr_t *h;
 
+	if (!atomic_load_explicit(&mem_used, memory_order_relaxed))
+		atomic_store(&mem_used, 1);
+	if (!atomic_load_explicit(&mem_headers, memory_order_relaxed))
+		return malloc(n ? n : 1);
 	if (n > SIZE_MAX - sizeof(*h))
 		return NULL;
-	if ((h = raw_alloc(sizeof(*h) + (n ? n : 1))) == NULL)
+	a = current();
+	h = a != NULL ? a->alloc(sizeof(*h) + (n ? n : 1), a->arg) :
+	    malloc(sizeof(*h) + (n ? n : 1));
+	if (h == NULL)
 		return NULL;
 	h->size = n;
+	h->from = a;
 	return h + 1;
 }
 
@@ -146,6 +160,8 @@ jf_realloc(void *p, size_t n)
 
 	if (p == NULL)
 		return jf_malloc(n);
+	if (!atomic_load_explicit(&mem_headers, memory_order_relaxed))
+		return realloc(p, n ? n : 1);
 	h = (mem_hdr_t *)p - 1;
 	if (h->from == NULL && current() == NULL) {
 		mem_hdr_t *nh;
@@ -175,7 +191,11 @@ jf_reallocarray(void *p, size_t nmemb, size_t size)
 void
 jf_free(void *p)
 {
-	if (p != NULL)
+	if (p == NULL)
+		return;
+	if (!atomic_load_explicit(&mem_headers, memory_order_relaxed))
+		free(p);
+	else
 		raw_free((mem_hdr_t *)p - 1);
 }
 

@@ -2,9 +2,12 @@
  * config.c - the config builder of runtime.h: a plain struct filled by
  * setters, each of which copies what it is given. jf_runtime_open copies
  * what it needs, so a config may be freed or reused after an open. Its
- * memory comes from the process-wide allocator (mem.h): the host's
- * allocator named here serves only the runtimes opened with it.
+ * own memory is plain libc: a config exists before the host names its
+ * allocator, and the allocator it names (mem.h) must be registered before
+ * the library's first block, so the config itself never takes a block of
+ * the family. That allocator then serves the runtimes opened with it.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "jitfarm/runtime.h"
@@ -41,7 +44,7 @@ jf_config_new(jf_config_t **out)
 	jf_config_t *c;
 
 	*out = NULL;
-	if ((c = jf_calloc(1, sizeof(*c))) == NULL)
+	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return JF_ERR_NOMEM;
 	c->enabled = 1;
 	c->log_level = JF_LOG_WARN;
@@ -57,20 +60,20 @@ jf_config_free(jf_config_t *c)
 
 	if (c == NULL)
 		return;
-	jf_free(c->store_url);
-	jf_free(c->farm_url);
-	jf_free(c->token);
-	jf_free(c->local_master);
-	jf_free(c->ns);
-	jf_free(c->triple);
-	jf_free(c->cpu);
-	jf_free(c->features);
-	jf_free(c->entry);
-	jf_free(c->pubkey_path);
+	free(c->store_url);
+	free(c->farm_url);
+	free(c->token);
+	free(c->local_master);
+	free(c->ns);
+	free(c->triple);
+	free(c->cpu);
+	free(c->features);
+	free(c->entry);
+	free(c->pubkey_path);
 	for (i = 0; i < c->nsyms; i++)
-		jf_free((char *)c->syms[i].name);
-	jf_free(c->syms);
-	jf_free(c);
+		free((char *)c->syms[i].name);
+	free(c->syms);
+	free(c);
 }
 
 /* Replace *dst with a copy of src (NULL clears). */
@@ -79,9 +82,9 @@ set_str(char **dst, const char *src)
 {
 	char *n = NULL;
 
-	if (src != NULL && (n = jf_strdup(src)) == NULL)
+	if (src != NULL && (n = strdup(src)) == NULL)
 		return JF_ERR_NOMEM;
-	jf_free(*dst);
+	free(*dst);
 	*dst = n;
 	return 0;
 }
@@ -162,14 +165,22 @@ jf_config_add_symbol(jf_config_t *c, const char *name, void *addr)
 
 	if (c == NULL || name == NULL || *name == '\0')
 		return JF_ERR_INVAL;
-	if ((s = jf_strdup(name)) == NULL)
+	if ((s = strdup(name)) == NULL)
 		return JF_ERR_NOMEM;
 	sym.name = s;
 	sym.addr = addr;
-	if (JF_VEC_PUSH(c->syms, c->nsyms, c->capsyms, sym) != 0) {
-		jf_free(s);
-		return JF_ERR_NOMEM;
+	if (c->nsyms == c->capsyms) {
+		size_t ncap = c->capsyms ? c->capsyms * 2 : 8;
+		jf_loader_sym_t *n = reallocarray(c->syms, ncap, sizeof(*n));
+
+		if (n == NULL) {
+			free(s);
+			return JF_ERR_NOMEM;
+		}
+		c->syms = n;
+		c->capsyms = ncap;
 	}
+	c->syms[c->nsyms++] = sym;
 	return 0;
 }
 

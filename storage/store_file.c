@@ -72,7 +72,7 @@ fs_get(void *self, const jf_key_t *k, uint8_t **blob, size_t *len)
 
 	if (jf_file_store_path(fs, k, path, sizeof(path)) != 0)
 		return JF_ERR_INVAL;
-	r = jf_file_store_read(path, (size_t)JF_BLOB_HEADER_LEN + JF_BLOB_MAX_MANIFEST +
+	r = jf_file_read(path, (size_t)JF_BLOB_HEADER_LEN + JF_BLOB_MAX_MANIFEST +
 	    JF_BLOB_MAX_PAYLOAD + JF_SIG_LEN, blob, len);
 	if (r != 0 && r != JF_ERR_NOTFOUND)
 		snprintf(fs->err, sizeof(fs->err), "%s: %s", path, strerror(errno));

@@ -27,46 +27,6 @@ jf_file_store_path(const jf_file_store_t *fs, const jf_key_t *k, char *buf, size
 }
 
 int
-jf_file_store_read(const char *path, size_t max, uint8_t **out, size_t *lenp)
-{
-	struct stat st;
-	uint8_t *buf = NULL;
-	int fd, r = JF_ERR_IO, saved;
-
-	*out = NULL;
-	*lenp = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return errno == ENOENT ? JF_ERR_NOTFOUND : JF_ERR_IO;
-	if (fstat(fd, &st) != 0)
-		goto out;
-	if (!S_ISREG(st.st_mode)) {
-		r = JF_ERR_INVAL;
-		goto out;
-	}
-	if ((uint64_t)st.st_size > max) {
-		r = JF_ERR_TOOBIG;
-		goto out;
-	}
-	/* one byte more, so an empty entry is still a buffer */
-	if ((buf = jf_malloc((size_t)st.st_size + 1)) == NULL) {
-		r = JF_ERR_NOMEM;
-		goto out;
-	}
-	if (jf_read_full(fd, buf, (size_t)st.st_size) != 0)
-		goto out;
-	*out = buf;
-	*lenp = (size_t)st.st_size;
-	buf = NULL;
-	r = 0;
-out:
-	saved = errno;
-	jf_free(buf);
-	close(fd);
-	errno = saved;
-	return r;
-}
-
-int
 jf_file_store_scan(jf_file_store_t *fs, jf_store_list_fn fn, void *arg)
 {
 	char dir[4200];

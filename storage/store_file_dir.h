@@ -25,8 +25,5 @@ int jf_file_store_path(const jf_file_store_t *fs, const jf_key_t *k, char *buf, 
 /* Every finished entry (64 hex digits, no temp suffix), with its size and
  * mtime, in fan-out order. */
 int jf_file_store_scan(jf_file_store_t *fs, jf_store_list_fn fn, void *arg);
-/* Read a whole regular file of at most max bytes into a jf_malloc'd
- * buffer (freed with jf_free). JF_ERR_NOTFOUND when absent. */
-int jf_file_store_read(const char *path, size_t max, uint8_t **out, size_t *lenp);
 
 #endif

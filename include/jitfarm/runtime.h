@@ -196,7 +196,10 @@ JF_API int jf_config_set_log(jf_config_t *c, jf_log_fn fn, void *arg, int level)
  * hiredis, OpenSSL or the store's buffers take for themselves does not
  * come from it. At most 64 distinct allocators per process (else
  * JF_ERR_NOMEM); the functions must stay callable until every runtime
- * opened with them is closed.
+ * opened with them is closed. Set the first allocator of a process before
+ * anything else of the library allocates (before the first jf_runtime_open
+ * or store call): after that it is refused with JF_ERR_BUSY, because
+ * blocks made until then carry no record of their allocator.
  */
 JF_API int jf_config_set_allocator(jf_config_t *c, void *(*alloc)(size_t, void *),
     void (*free_)(void *, void *), void *arg);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "jitfarm/runtime.h"
+#include "common/mem.h"
 #include "common/blob.h"
 #include "common/key.h"
 #include "common/util.h"
@@ -89,7 +90,7 @@ put_prog(const char *url, unsigned k, const char *ns, void *sign_key)
 	ck_assert_msg(jf_store_put(st, &a.m.key, blob, len) == 0, "put: %s",
 	    jf_store_errstr(st));
 	jf_store_close(st);
-	free(blob);
+	jf_free(blob);
 	jf_artifact_free(&a);
 	free(ir);
 }

@@ -9,6 +9,7 @@
  * after a failed open). Run under ASan by the sanitizer build.
  */
 #include "rt_helpers.h"
+#include "common/mem.h"
 #include "support.h"
 
 static char *dir, *url;
@@ -156,6 +157,11 @@ main(void)
 {
 	Suite *s = suite_create("oom");
 	TCase *tc = tcase_create("oom");
+
+	/* A host allocator must be known before the library's first block
+	 * (mem.h); the fixtures below already use the library. */
+	if (jf_mem_register(oom_alloc, oom_free, NULL, NULL) == NULL)
+		return 1;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 600);

@@ -13,6 +13,7 @@
 #include "rt_helpers.h"
 #include "runtime/publish.h"
 #include "runtime/rt.h"
+#include "common/mem.h"
 #include "support.h"
 
 static char *dir, *url;
@@ -519,5 +520,9 @@ suite(void)
 int
 main(void)
 {
+	/* A host allocator must be known before the library's first block
+	 * (mem.h), and some tests use the library before they open a runtime. */
+	if (jf_mem_register(host_alloc, host_free, NULL, NULL) == NULL)
+		return 1;
 	return jft_suite_run(suite()) != 0;
 }

@@ -329,3 +329,19 @@ jft_suite_run(Suite *s)
 	srunner_free(sr);
 	return failed;
 }
+
+Suite *
+jft_suite(const char *name, int timeout_s, const TTest *const *tests, TCase **tcp)
+{
+	Suite *s = suite_create(name);
+	TCase *tc = tcase_create(name);
+
+	if (timeout_s > 0)
+		tcase_set_timeout(tc, timeout_s);
+	for (; tests != NULL && *tests != NULL; tests++)
+		tcase_add_test(tc, *tests);
+	suite_add_tcase(s, tc);
+	if (tcp != NULL)
+		*tcp = tc;
+	return s;
+}

@@ -40,6 +40,15 @@ void jft_stop(pid_t pid);
  * Returns the number of failed tests: `return jft_suite_run(s) != 0;`. */
 struct Suite;
 int jft_suite_run(struct Suite *s);
+/* A suite of one test case, both called name, with a timeout (0: check's
+ * default) and the NULL-terminated tests; *tcp, when tcp is not NULL,
+ * receives the case, for loop tests and fixtures:
+ *	const TTest *tests[] = { test_a, test_b, NULL };
+ *	return jft_suite_run(jft_suite("blob", 60, tests, NULL)) != 0; */
+struct TCase;
+struct TTest;
+struct Suite *jft_suite(const char *name, int timeout_s, const struct TTest *const *tests,
+    struct TCase **tcp);
 
 /* Read a file into a malloc'd buffer (NUL-terminated). NULL on error. */
 uint8_t *jft_read(const char *path, size_t *len);

@@ -221,15 +221,10 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("blob");
-	TCase *tc = tcase_create("blob");
+	const TTest *tests[] = {
+		test_roundtrip, test_truncated, test_bitflips, test_oversized_and_garbage,
+		test_signatures, NULL
+	};
 
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_roundtrip);
-	tcase_add_test(tc, test_truncated);
-	tcase_add_test(tc, test_bitflips);
-	tcase_add_test(tc, test_oversized_and_garbage);
-	tcase_add_test(tc, test_signatures);
-	suite_add_tcase(s, tc);
-	return jft_suite_run(s) != 0;
+	return jft_suite_run(jft_suite("blob", 60, tests, NULL)) != 0;
 }

@@ -80,12 +80,16 @@ START_TEST(test_mem_host_allocator)
 }
 END_TEST
 
-/* A block made before the host allocator was set keeps going back to libc,
- * and a host's block to the host, whatever is current when it is freed. */
+/* With headers on, a block made while libc was current keeps going back to
+ * libc, and a host's block to the host, whatever is current when it is
+ * freed. */
 START_TEST(test_mem_block_remembers_allocator)
 {
-	void *early = jf_malloc(8), *late;
+	void *early, *late;
+	int e;
 
+	ck_assert_ptr_nonnull(jf_mem_register(counting_alloc, counting_free, NULL, &e));
+	early = jf_malloc(8);                   /* libc: none is current yet */
 	live_blocks = 0;
 	fail_after = 10;
 	ck_assert_int_eq(jf_mem_set_allocator(counting_alloc, counting_free, NULL), 0);
@@ -97,6 +101,20 @@ START_TEST(test_mem_block_remembers_allocator)
 	jf_free(late);
 	jf_free(early);
 	ck_assert_uint_eq(live_blocks, 0);
+}
+END_TEST
+
+/* In a process whose first block came from libc without a header, the
+ * first allocator is refused: that block could not be freed by it. */
+START_TEST(test_mem_allocator_after_blocks)
+{
+	void *p = jf_malloc(8);
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(jf_mem_host_allocator(), 0);
+	ck_assert_int_eq(jf_mem_set_allocator(counting_alloc, counting_free, NULL),
+	    JF_ERR_BUSY);
+	free(p);        /* libc mode: the family is malloc itself */
 }
 END_TEST
 
@@ -320,20 +338,12 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("common");
-	TCase *tc = tcase_create("primitives");
+	const TTest *tests[] = {
+		test_mem_host_allocator, test_mem_block_remembers_allocator,
+		test_mem_allocator_after_blocks, test_buf_tlv_and_errors,
+		test_buf_out_of_memory, test_vec_push, test_url_parse, test_url_codec,
+		test_query_strict, test_json_roundtrip, test_fdpass, test_spec_set, NULL
+	};
 
-	tcase_add_test(tc, test_mem_host_allocator);
-	tcase_add_test(tc, test_mem_block_remembers_allocator);
-	tcase_add_test(tc, test_buf_tlv_and_errors);
-	tcase_add_test(tc, test_buf_out_of_memory);
-	tcase_add_test(tc, test_vec_push);
-	tcase_add_test(tc, test_url_parse);
-	tcase_add_test(tc, test_url_codec);
-	tcase_add_test(tc, test_query_strict);
-	tcase_add_test(tc, test_json_roundtrip);
-	tcase_add_test(tc, test_fdpass);
-	tcase_add_test(tc, test_spec_set);
-	suite_add_tcase(s, tc);
-	return jft_suite_run(s) != 0;
+	return jft_suite_run(jft_suite("common", 0, tests, NULL)) != 0;
 }

@@ -446,19 +446,14 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("compile");
-	TCase *tc = tcase_create("compile");
+	TCase *tc;
+	const TTest *tests[] = {
+		test_ll_o0_o2, test_bc_from_clang, test_deterministic, test_exported_symbols,
+		test_alias_symbols, test_cross_target, test_target_resolve,
+		test_triple_vendor, NULL
+	};
+	Suite *s = jft_suite("compile", 60, tests, &tc);
 
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_ll_o0_o2);
-	tcase_add_test(tc, test_bc_from_clang);
-	tcase_add_test(tc, test_deterministic);
-	tcase_add_test(tc, test_exported_symbols);
-	tcase_add_test(tc, test_alias_symbols);
-	tcase_add_test(tc, test_cross_target);
-	tcase_add_test(tc, test_target_resolve);
 	tcase_add_loop_test(tc, test_reject, 0, (int)JF_ARRAY_LEN(rejects));
-	tcase_add_test(tc, test_triple_vendor);
-	suite_add_tcase(s, tc);
 	return jft_suite_run(s) != 0;
 }

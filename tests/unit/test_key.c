@@ -193,17 +193,11 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("key");
-	TCase *tc = tcase_create("key");
+	const TTest *tests[] = {
+		test_vector, test_feature_order_irrelevant, test_canon,
+		test_every_field_counts, test_no_field_shift, test_bad_specs, test_hex,
+		test_errors_have_text, NULL
+	};
 
-	tcase_add_test(tc, test_vector);
-	tcase_add_test(tc, test_feature_order_irrelevant);
-	tcase_add_test(tc, test_canon);
-	tcase_add_test(tc, test_every_field_counts);
-	tcase_add_test(tc, test_no_field_shift);
-	tcase_add_test(tc, test_bad_specs);
-	tcase_add_test(tc, test_hex);
-	tcase_add_test(tc, test_errors_have_text);
-	suite_add_tcase(s, tc);
-	return jft_suite_run(s) != 0;
+	return jft_suite_run(jft_suite("key", 0, tests, NULL)) != 0;
 }

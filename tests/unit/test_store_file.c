@@ -148,11 +148,9 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("store_file");
-	TCase *tc = tcase_create("store_file");
+	const TTest *tests[] = {
+		test_concurrent_writers_one_key, NULL
+	};
 
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_concurrent_writers_one_key);
-	suite_add_tcase(s, tc);
-	return jft_suite_run(s) != 0;
+	return jft_suite_run(jft_suite("store_file", 60, tests, NULL)) != 0;
 }

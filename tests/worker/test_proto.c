@@ -235,16 +235,11 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("proto");
-	TCase *tc = tcase_create("proto");
+	const TTest *tests[] = {
+		test_header_roundtrip, test_hostile_lengths, test_request_roundtrip,
+		test_64mib_blocking_echo, test_64mib_nonblocking_echo,
+		test_worker_refuses_unknown_frame, NULL
+	};
 
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_header_roundtrip);
-	tcase_add_test(tc, test_hostile_lengths);
-	tcase_add_test(tc, test_request_roundtrip);
-	tcase_add_test(tc, test_64mib_blocking_echo);
-	tcase_add_test(tc, test_64mib_nonblocking_echo);
-	tcase_add_test(tc, test_worker_refuses_unknown_frame);
-	suite_add_tcase(s, tc);
-	return jft_suite_run(s) != 0;
+	return jft_suite_run(jft_suite("proto", 60, tests, NULL)) != 0;
 }

@@ -303,17 +303,14 @@ END_TEST
 int
 main(void)
 {
-	Suite *s = suite_create("sandbox");
-	TCase *tc = tcase_create("sandbox");
+	TCase *tc;
+	const TTest *tests[] = {
+		test_plain_exit_allowed, test_abort_allowed, test_debug_names_call,
+		test_confinement_as_seen_from_outside, test_compile_inside_sandbox,
+		test_bad_channel_refused, NULL
+	};
+	Suite *s = jft_suite("sandbox", 60, tests, &tc);
 
-	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_forbidden_call_kills, DO_OPEN, DO_NOTHING);
-	tcase_add_test(tc, test_plain_exit_allowed);
-	tcase_add_test(tc, test_abort_allowed);
-	tcase_add_test(tc, test_debug_names_call);
-	tcase_add_test(tc, test_confinement_as_seen_from_outside);
-	tcase_add_test(tc, test_compile_inside_sandbox);
-	tcase_add_test(tc, test_bad_channel_refused);
-	suite_add_tcase(s, tc);
 	return jft_suite_run(s) != 0;
 }
