@@ -86,11 +86,12 @@ LIB_DIRS   := common compiler storage client worker runtime
 LIB_C      := $(filter-out %_main.c,$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 LIB_CXX    := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
 MASTER_C   := $(wildcard master/*.c)
-CLI_C      := $(filter-out %_main.c,$(wildcard cli/*.c))
+CLI_C      := $(filter-out %_main.c cli/cc_dl.c,$(wildcard cli/*.c))
 # jitfarm-cc: the `jitfarm cc` wrapper without LLVM, for fast cache hits
 # (cli/cc_front_main.c says why); links only what its hit path needs.
 CCFRONT_C  := $(wildcard cli/cc_front_main.c)
-CCFRONT_OBJ = $(patsubst %.c,$(OBJ)/%.o,$(CCFRONT_C) $(filter-out cli/cc_compile.c cli/cc_front_main.c,$(wildcard cli/cc*.c)) cli/opts.c cli/stats.c)
+comma      := ,
+CCFRONT_OBJ = $(patsubst %.c,$(OBJ)/%.o,$(CCFRONT_C) $(filter-out cli/cc_front_main.c,$(wildcard cli/cc*.c)) cli/opts.c cli/stats.c)
 SUPPORT_C  := $(wildcard tests/support/*.c)
 TEST_C     := $(wildcard tests/*/test_*.c)
 # tests/deploy/test_containers.sh runs its own engine and takes minutes:
@@ -211,7 +212,8 @@ $(BUILD)/bin/jitfarm-master: $(MASTER_OBJ) $(LIBA)
 $(BUILD)/bin/jitfarm-cc: $(CCFRONT_OBJ) $(LIBA)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -Wl,--as-needed -o $@ $(CCFRONT_OBJ) $(LIBA) $(LDLIBS)
+	$(Q)$(CC) $(filter-out -Wl$(comma)-rpath$(comma)%,$(LDFLAGS)) -Wl,--as-needed -o $@ \
+		$(CCFRONT_OBJ) $(LIBA) $(LDLIBS)
 
 # The master as the tests run it: with the fault-injection hooks.
 $(BUILD)/test/bin/jitfarm-master: $(TMASTER_OBJ) $(TLIBA)

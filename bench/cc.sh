@@ -8,14 +8,15 @@
 #             (remote_only: the local cache directory is not used)
 #   sccache   Debian's sccache 0.4.0~pre6, local disk cache (this build has
 #             no Redis support: "cache type is not enabled")
-#   jitfarm   jitfarm-cc with the Redis store (direct mode on): the
-#             wrapper's front binary without LLVM, which hands misses to
-#             jitfarm cc
+#   jitfarm   jitfarm-cc with the Redis store (direct mode on): the cc
+#             command as a binary that links only libc (libcurl, hiredis
+#             and libcrypto are loaded when a store needs them)
 #   jf-1bin   the same through `jitfarm cc` itself, which loads libLLVM
 #             on every compile, hits included
-#   jf-farm   jitfarm-cc with a farm: a jitfarm-master on loopback (Redis
-#             store, 2 workers) does the misses' code generation, as on a
-#             CI runner pointed at a farm
+#
+# Then one small file, hit 200 times in a row through each cache (the
+# per-hit time), and the start-up alone (`--version`-like runs), against
+# clang-19 compiling the same file.
 #
 # One redis-server, started here on a free loopback port, serves ccache and
 # jitfarm. "cold" is the first build against an empty cache; "warm" is
@@ -66,8 +67,12 @@ median() { tr ' ' '\n' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1
 measure() {
 	rm -rf "$T/a" "$T/b"
 	mkdir -p "$T/a" "$T/b/other/depth"
-	cp -r "$LUA" "$T/a/lua"
-	cp -r "$LUA" "$T/b/other/depth/lua"
+	# real copies: $LUA is a symlink to a shared tree (cp -r would copy
+	# the link and build there); what a build there left is removed
+	for d in "$T/a/lua" "$T/b/other/depth/lua"; do
+		mkdir -p "$d" && cp -R "$LUA/." "$d/" &&
+		    rm -f "$d"/src/*.o "$d"/src/*.a "$d"/src/lua "$d"/src/luac
+	done
 	cold=$(build "$T/a/lua" "$2")
 	w=""
 	n=0
@@ -102,31 +107,52 @@ unset SCCACHE_DIR SCCACHE_CACHE_SIZE
 export JITFARM_STORE="redis://127.0.0.1:$port/0?prefix=jfbench" JITFARM_STATS=$T/jf-stats
 r_jitfarm=$(measure jitfarm "$BIN/jitfarm-cc clang-19 -std=gnu99")
 jf_stats=$("$J" stat 2>/dev/null | awk '/^cc-/ { printf "%s=%s ", $1, $2 }')
+"$BIN/jitfarm-cc" --show-stats
 # 5. jitfarm cc (one binary), its own empty prefix
 export JITFARM_STORE="redis://127.0.0.1:$port/0?prefix=jfbench1" JITFARM_STATS=$T/jf1-stats
 r_jf1=$(measure jf-1bin "$J cc clang-19 -std=gnu99")
 unset JITFARM_STORE JITFARM_STATS
-# 6. jitfarm-cc against a farm (a master on loopback), its own prefix
-mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$BIN/jitfarm-master" --listen "127.0.0.1:$mport" --store "redis://127.0.0.1:$port/0?prefix=jfbench2" \
-	--workers 2 --log-level warn >"$T/master.log" 2>&1 &
-mpid=$!
-i=0
-until curl -fs "http://127.0.0.1:$mport/readyz" >/dev/null 2>&1; do
-	i=$((i + 1)); [ $i -lt 100 ] || { echo "the master did not start"; cat "$T/master.log"; exit 1; }; sleep 0.1
+# 6. one small file: the cost of a single hit, and of start-up alone
+mkdir -p "$T/small"
+printf 'int small_fn(int x) { return x * 3 + 1; }\n' >"$T/small/s.c"
+# per_run N CMD...: ms per run of CMD, N runs in a row
+per_run() {
+	n=$1; shift
+	s=$(now)
+	i=0
+	while [ $i -lt "$n" ]; do "$@" >/dev/null 2>&1; i=$((i + 1)); done
+	e=$(now)
+	echo "$s $e $n" | awk '{ printf "%.2f", ($2 - $1) * 1000 / $3 }'
+}
+cd "$T/small"
+export CCACHE_DIR=$T/ccache-small CCACHE_REMOTE_STORAGE="redis://127.0.0.1:$port" CCACHE_REMOTE_ONLY=true
+ccache clang-19 -O2 -c s.c -o s.o
+export JITFARM_STORE="redis://127.0.0.1:$port/0?prefix=jfsmall" JITFARM_STATS=$T/jfs-stats
+"$BIN/jitfarm-cc" clang-19 -O2 -c s.c -o s.o
+h_clang=""; h_ccache=""; h_jf=""; s_ccache=""; s_jf=""
+n=0
+while [ $n -lt "$REPEAT" ]; do
+	h_clang="$h_clang $(per_run 50 clang-19 -O2 -c s.c -o s.o)"
+	h_ccache="$h_ccache $(per_run 200 ccache clang-19 -O2 -c s.c -o s.o)"
+	h_jf="$h_jf $(per_run 200 "$BIN/jitfarm-cc" clang-19 -O2 -c s.c -o s.o)"
+	s_ccache="$s_ccache $(per_run 200 ccache --version)"
+	s_jf="$s_jf $(per_run 200 "$BIN/jitfarm-cc" --help)"
+	n=$((n + 1))
 done
-export JITFARM_STORE="redis://127.0.0.1:$port/0?prefix=jfbench2" JITFARM_STATS=$T/jf2-stats \
-	JITFARM_FARM="http://127.0.0.1:$mport"
-r_farm=$(measure jf-farm "$BIN/jitfarm-cc clang-19 -std=gnu99")
-unset JITFARM_STORE JITFARM_STATS JITFARM_FARM
-kill "$mpid"; wait "$mpid" 2>/dev/null || true
+small_hits=$("$BIN/jitfarm-cc" --show-stats | awk '$1 == "direct" { print $2 }')
+unset CCACHE_DIR CCACHE_REMOTE_STORAGE CCACHE_REMOTE_ONLY JITFARM_STORE JITFARM_STATS
+cd "$SRC"
 
 base=$(echo "$r_clang" | awk '{ print $2 }')
 printf "%-8s %8s %8s %10s %10s %10s\n" tool cold_s warm_s checkout2_s warm/clang speedup
-for r in "$r_clang" "$r_ccache" "$r_sccache" "$r_jitfarm" "$r_jf1" "$r_farm"; do
+for r in "$r_clang" "$r_ccache" "$r_sccache" "$r_jitfarm" "$r_jf1"; do
 	echo "$r" | awk -v b="$base" '{ printf "%-8s %8.2f %8.2f %10.2f %10.3f %9.1fx\n", $1, $2, $3, $4, $3 / b, b / $3 }'
 done
 echo "ccache:  $ccache_stats"
 echo "sccache: $sccache_stats"
 echo "jitfarm: $jf_stats"
-echo "$r_ccache $r_jitfarm" | awk '{ printf "cc_warm_jitfarm_s=%.2f cc_warm_ccache_s=%.2f ratio=%.2f\n", $7, $3, $7 / $3 }'
+echo "small file, ms per run (median of $REPEAT): clang-19 $(echo $h_clang | median)," \
+	"ccache hit $(echo $h_ccache | median), jitfarm-cc hit $(echo $h_jf | median)," \
+	"start-up alone: ccache $(echo $s_ccache | median), jitfarm-cc $(echo $s_jf | median)" \
+	"($small_hits direct hits counted)"
+echo "$r_clang $r_ccache $r_jitfarm" | awk '{ printf "cc_warm_jitfarm_s=%.2f cc_warm_ccache_s=%.2f ratio=%.2f cc_cold_jitfarm_s=%.2f cc_cold_clang_s=%.2f cold_ratio=%.2f\n", $11, $7, $11 / $7, $10, $2, $10 / $2 }'

@@ -1,39 +1,42 @@
 /*
- * cc.c - `jitfarm cc`: a C compiler wrapper whose optimisation and code
- * generation go through the farm and its cache.
+ * cc.c - `jitfarm cc`: a C compiler wrapper with a shared cache whose
+ * objects are byte for byte what clang writes.
  *
- *   make CC="jitfarm cc"          (or CC="jitfarm cc clang-19")
+ *   make CC="jitfarm-cc"          (or CC="jitfarm cc clang-19")
  *
- * For `-c foo.c -o foo.o ...` it runs clang's frontend alone, to
- * unoptimised bitcode with the same flags (-emit-llvm -Xclang
- * -disable-llvm-passes), and hands the bitcode to the cached compile path
- * every jitfarm command uses (jf_cli_compile_cached: the store, then the
- * farm or the local sandboxed compile). The object lands where the
- * compiler would have written it. Anything else (linking, -E, -S, several
- * sources, options the bitcode does not carry: cc_args.c) goes to the
- * real compiler, and so does any failure of the cache itself: the build
- * never fails because of jitfarm.
+ * Correct by construction: every object in the cache was written by the
+ * real compiler, run on the same command line in the same environment,
+ * and is served again only under a key that covers what can change it
+ * (cc_key.c: the compiler and its libraries, the environment clang
+ * reads, every argument, the working directory when debug info records
+ * it, and the content of every file the compile read). A compile the
+ * cache cannot stand in for (linking, -E, several sources, options that
+ * write other files or read files the key does not cover: cc_args.c)
+ * runs the real compiler with the user's own arguments, and so does any
+ * failure of the cache itself: the build never fails because of jitfarm.
  *
- * Two cache levels sit in front of the frontend, as in ccache:
+ * Two cache levels, as in ccache:
  *
- *  - direct mode: key = compiler identity + normalised arguments + the
- *    source's SHA-256 (cc_key.c). Its entry (cc_entry.c) lists every
- *    header the compile read, with their hashes (learned from clang on
- *    the miss), and the artifact key of the object. A hit re-hashes those
- *    headers and, when all match, fetches the object: no preprocessor, no
- *    frontend.
- *  - preprocessor mode, the fallback: key = compiler identity + the
- *    arguments that still matter after preprocessing + the SHA-256 of
- *    `clang -E`. It costs a preprocessor run but no frontend.
+ *  - direct mode: key = compiler identity + environment + arguments +
+ *    the source's SHA-256. Its entry (cc_entry.c) lists every file the
+ *    compile read, from clang's own include graph of the miss
+ *    (-dependency-dot, which leaves the depfile as the user asked for
+ *    it), with their hashes. A hit re-hashes them and, when all match,
+ *    writes the stored object: no preprocessor, no compiler.
+ *  - preprocessor mode, when direct mode cannot be used (a source or
+ *    header uses __DATE__/__TIME__, a sysroot, --no-direct) or when asked
+ *    for (--preprocessed): key = the same minus preprocessor-only
+ *    arguments + the SHA-256 of `clang -E`.
+ *
+ * A miss is one clang run, the user's compile with the object going to a
+ * private temp file and clang's include graph written beside it; the
+ * object is then copied to -o (or stdout for `-o -`) and stored.
  *
  * The stages of one compile are the functions below, in order:
- * cc_prepare, cc_try_direct, cc_try_pp, cc_miss, cc_remember. Entries are
- * stored in the artifact store, so a shared store (Redis, S3) shares them
- * between CI runners. Paths under the base directory
- * ($JITFARM_CC_BASEDIR, default the working directory) are made relative,
- * in the key and in the command that runs, so two checkouts share
- * entries; the working directory enters the key only for -g compiles
- * that do not map it away with -fdebug-prefix-map.
+ * cc_prepare, cc_try_direct, cc_try_pp, cc_miss, cc_remember. Paths are
+ * rewritten only when a base directory is set ($JITFARM_CC_BASEDIR, as
+ * ccache's base_dir): absolute paths under it become relative, in the key
+ * and in the command that runs.
  */
 #include <errno.h>
 #include <limits.h>
@@ -44,6 +47,7 @@
 
 #include "jitfarm/error.h"
 #include "common/blob.h"
+#include "common/buf.h"
 #include "common/key.h"
 #include "common/mem.h"
 #include "common/util.h"
@@ -54,32 +58,32 @@
 #include "cli/cc_key.h"
 #include "cli/cc_run.h"
 
-#define CC_MAX_ENTRY (16u << 20)
+#define CC_MAX_OUTPUT (1u << 30)
 
 int jf_cmd_cc(int argc, char **argv);
 
 typedef struct cc_ctx {
 	jf_cc_args_t a;
-	jf_cli_compile_opts_t o;
+	const char *store_url;
 	char url[4200];
-	char cwd[PATH_MAX];
-	const char *base;
+	char cwd[PATH_MAX];             /* as clang records it (jf_cc_cwd) */
+	const char *base;               /* NULL: no path rewriting */
 	char tmp[PATH_MAX];             /* private temp dir */
-	char hdrs[PATH_MAX + 16];       /* $tmp/headers: clang's header list */
+	char dot[PATH_MAX + 16];        /* $tmp/deps.dot: clang's include graph */
 	jf_store_t *store;
-	int verbose, direct;
-	int front;                      /* jitfarm-cc: no compiler in this binary */
-	int direct_checked;             /* the front already missed in direct mode */
+	int verbose, direct, pp_mode;
 	char ident[JF_CC_IDENT_MAX];    /* compiler identity */
 	uint8_t src_sha[32];
 	int volatile_src;               /* __DATE__ or __TIME__ in the source */
+	int use_direct;                 /* direct mode applies to this compile */
 	jf_key_t dkey, pkey;            /* direct and preprocessor-mode keys */
 	int have_pkey;
 } cc_ctx_t;
 
-/* Results of cc_cached beyond 0 (done) and negative (cache failure). */
-#define CC_NEED_FULL 1000               /* front: a direct miss, for jitfarm cc */
+/* Results of the stages beyond 0 (done), positive (the compiler's own
+ * exit status) and negative (cache failure). */
 #define CC_NEXT 1001                    /* a stage did not answer: go on */
+#define CC_FALLBACK 1002                /* the real compiler must run (reason set) */
 
 static void
 vmsg(const cc_ctx_t *c, const char *fmt, const char *x, const char *y)
@@ -104,7 +108,7 @@ slurp(const char *path, size_t max, uint8_t **buf, size_t *len)
 		return;
 	*buf = l > 0 ? jf_memdup(b, l) : NULL;
 	*len = *buf != NULL ? l : 0;
-	free(b);        /* jf_file_read's buffer is the C library's */
+	jf_free(b);     /* jf_file_read allocates through the jf_ family */
 }
 
 /* Copy bytes to stderr (the compiler's diagnostics). */
@@ -115,34 +119,35 @@ replay(const uint8_t *buf, size_t len)
 		(void)jf_write_full(2, buf, len);
 }
 
+/* Write the object where the compiler would: -o's file, or stdout. */
+static int
+write_object(const cc_ctx_t *c, const uint8_t *obj, size_t len)
+{
+	if (strcmp(c->a.out, "-") == 0)
+		return jf_write_full(1, obj, len) == 0 ? 0 : JF_ERR_IO;
+	return jf_cli_write_output(c->a.out, obj, len);
+}
+
 /* Fetch the object named by e and write it (and the depfile) out.
- * JF_ERR_NOTFOUND when the object is gone from the store. */
+ * JF_ERR_NOTFOUND when the object is gone from the store or is not the
+ * one the entry names. */
 static int
 deliver(cc_ctx_t *c, const jf_cc_entry_t *e)
 {
 	jf_artifact_t art;
-	uint8_t *blob = NULL;
-	size_t blen = 0;
-	char why[256];
+	jf_key_t k;
 	int r;
 
-	memset(&art, 0, sizeof(art));
-	if ((r = jf_store_get(c->store, &e->object, &blob, &blen)) != 0)
-		goto out;
-	if ((r = jf_blob_decode(blob, blen, NULL, &art, why, sizeof(why))) != 0 ||
-	    !jf_key_eq(&art.m.key, &e->object)) {
+	if ((r = jf_cc_object_get(c->store, &e->object, &art)) != 0)
+		return r;
+	jf_cc_key_object(art.payload, art.payload_len, &k);
+	if (!jf_key_eq(&k, &e->object))
 		r = JF_ERR_NOTFOUND;
-		goto out;
-	}
-	if ((r = jf_cli_write_output(c->a.out, art.payload, art.payload_len)) != 0)
-		goto out;
-	if (c->a.has_dep && c->a.dep_path != NULL &&
-	    (r = jf_cli_write_output(c->a.dep_path, e->dep, e->dep_len)) != 0)
-		goto out;
-	replay(e->err, e->err_len);
-out:
+	else if ((r = write_object(c, art.payload, art.payload_len)) == 0 && c->a.has_dep)
+		r = jf_cli_write_output(c->a.dep_path, e->dep, e->dep_len);
+	if (r == 0)
+		replay(e->err, e->err_len);
 	jf_artifact_free(&art);
-	jf_free(blob);  /* the store's buffer: jf_malloc since storage moved to it */
 	return r;
 }
 
@@ -161,16 +166,83 @@ cc_hit(cc_ctx_t *c, const jf_cc_entry_t *e, const char *how, const char *counter
 	return 0;
 }
 
-/* Store e under the direct key when its headers can be trusted there:
- * none uses __DATE__/__TIME__, and a wanted depfile is in e. */
+/* Append the directories of an environment search path (colon-separated;
+ * an empty element is the working directory). */
+static void
+dirs_env(char ***v, size_t *n, size_t *cap, const char *var)
+{
+	const char *p = getenv(var), *e;
+	char *d;
+
+	for (; p != NULL && *p != '\0'; p = *e ? e + 1 : e) {
+		e = p + strcspn(p, ":");
+		d = e > p ? jf_xstrndup(p, (size_t)(e - p)) : jf_xstrdup(".");
+		if (JF_VEC_PUSH(*v, *n, *cap, d) != 0)
+			abort();
+	}
+}
+
+/* The include search path in clang's order, as far as the command line
+ * and the environment give it: the source's directory (quote includes),
+ * -iquote, -I, CPATH, -isystem, C_INCLUDE_PATH, -idirafter. Free each and
+ * the array with jf_free. */
+static char **
+search_dirs(const cc_ctx_t *c, size_t *np)
+{
+	static const char *const order[] = { "-iquote", "-I", "", "-isystem", "", "-idirafter" };
+	const char *sl = strrchr(c->a.src, '/'), *a, *val;
+	char **v = NULL, *d;
+	size_t n = 0, cap = 0, i, o, l;
+
+	d = sl != NULL ? jf_xstrndup(c->a.src, (size_t)(sl - c->a.src)) : jf_xstrdup(".");
+	if (JF_VEC_PUSH(v, n, cap, d) != 0)
+		abort();
+	for (o = 0; o < sizeof(order) / sizeof(order[0]); o++) {
+		if (order[o][0] == '\0') {
+			dirs_env(&v, &n, &cap, o == 2 ? "CPATH" : "C_INCLUDE_PATH");
+			continue;
+		}
+		l = strlen(order[o]);
+		for (i = 0; i < c->a.argc; i++) {
+			a = c->a.argv[i];
+			if (c->a.kind[i] != JF_CC_ARG_CPP || strncmp(a, order[o], l) != 0)
+				continue;
+			if (a[l] == '\0' && i + 1 < c->a.argc)
+				val = c->a.argv[++i];
+			else if (a[l] != '\0' && (l > 2 || strcmp(order[o], "-I") == 0))
+				val = a + l;
+			else
+				continue;
+			if (JF_VEC_PUSH(v, n, cap, jf_xstrdup(val)) != 0)
+				abort();
+		}
+	}
+	*np = n;
+	return v;
+}
+
+/* Store e under the direct key when the files it read can be trusted
+ * there: every name in clang's graph read back, none using
+ * __DATE__/__TIME__, and a wanted depfile in e. The entry also holds
+ * what would shadow each header on the search path. */
 static void
 remember_direct(cc_ctx_t *c, jf_cc_entry_t *e)
 {
-	int vol_hdr = 0;
+	char **dirs;
+	size_t nd = 0, i;
+	int vol = 0, r;
 
-	if (c->direct && !c->volatile_src &&
-	    jf_cc_entry_add_headers(e, c->hdrs, c->cwd, c->base, &vol_hdr) == 0 && !vol_hdr &&
-	    (!c->a.has_dep || e->dep != NULL) && jf_cc_entry_put(c->store, &c->dkey, e) != 0)
+	if (!c->use_direct || jf_cc_entry_add_graph(e, c->dot, c->cwd, c->base, &vol) != 0 || vol ||
+	    (c->a.has_dep && e->dep == NULL))
+		return;
+	dirs = search_dirs(c, &nd);
+	r = jf_cc_entry_add_shadows(e, dirs, nd, c->cwd, c->base);
+	for (i = 0; i < nd; i++)
+		jf_free(dirs[i]);
+	jf_free(dirs);
+	if (r != 0)
+		return;
+	if (jf_cc_entry_put(c->store, &c->dkey, e) != 0)
 		vmsg(c, "could not store a cc entry%s%s", "", "");
 }
 
@@ -178,27 +250,35 @@ remember_direct(cc_ctx_t *c, jf_cc_entry_t *e)
 static int
 cc_prepare(cc_ctx_t *c)
 {
+	char why[JF_CC_REASON_MAX];
 	int r;
 
-	snprintf(c->hdrs, sizeof(c->hdrs), "%s/headers", c->tmp);
-	if ((r = jf_cc_compiler_ident(c->a.compiler, c->ident, sizeof(c->ident))) != 0) {
+	snprintf(c->dot, sizeof(c->dot), "%s/deps.dot", c->tmp);
+	r = jf_cc_compiler_ident(c->a.compiler, c->ident, sizeof(c->ident), why, sizeof(why));
+	if (r == JF_ERR_UNSUPPORTED) {
+		snprintf(c->a.reason, sizeof(c->a.reason), "%s", why);
+		jf_strlcpy(c->a.reason_slug, "reads-file", sizeof(c->a.reason_slug));
+		return CC_FALLBACK;
+	}
+	if (r != 0) {
 		vmsg(c, "compiler %s not found%s", c->a.compiler, "");
 		return r;
 	}
 	if ((r = jf_cc_hash_file(c->a.src, c->src_sha, &c->volatile_src)) != 0)
 		return r;
+	c->use_direct = c->direct && !c->volatile_src && !c->a.has_sysroot;
 	jf_cc_key_direct(&c->a, c->ident, c->cwd, c->src_sha, &c->dkey);
 	return 0;
 }
 
-/* Stage 1, direct mode: no preprocessor, no frontend. */
+/* Stage 1, direct mode: no preprocessor, no compiler. */
 static int
 cc_try_direct(cc_ctx_t *c)
 {
 	jf_cc_entry_t got;
 	int r;
 
-	if (c->store == NULL || !c->direct || c->volatile_src || c->direct_checked)
+	if (c->store == NULL || !c->use_direct)
 		return CC_NEXT;
 	r = jf_cc_entry_get(c->store, &c->dkey, &got);
 	if (r == 0)
@@ -210,27 +290,43 @@ cc_try_direct(cc_ctx_t *c)
 	return r == 0 ? 0 : CC_NEXT;
 }
 
-/* Stage 2, preprocessor mode (not when a depfile is wanted: only the
- * frontend writes it). A failing preprocessor run is the frontend's to
- * report. */
+/* The include graph for the direct entry, when one may be stored: a
+ * frontend option clang's driver passes through to the compile job. */
+static void
+add_graph_args(const cc_ctx_t *c, const char **extra, size_t *n)
+{
+	if (!c->use_direct)
+		return;
+	extra[(*n)++] = "-Xclang";
+	extra[(*n)++] = "-dependency-dot";
+	extra[(*n)++] = "-Xclang";
+	extra[(*n)++] = c->dot;
+}
+
+/* Stage 2, preprocessor mode (not when a depfile is wanted: its key
+ * leaves out the depfile's options). A failing preprocessor run is the
+ * compiler's to report. */
 static int
 cc_try_pp(cc_ctx_t *c)
 {
-	char pp[PATH_MAX + 16], env1[] = "CC_PRINT_HEADERS=1", env2[PATH_MAX + 64];
-	char *envx[3] = { env1, env2, NULL }, **argv;
-	const char *extra[] = { "-E", "-o", pp, NULL };
+	char pp[PATH_MAX + 16], **argv;
+	const char *extra[12];
 	jf_cc_entry_t got, e;
 	uint8_t pp_sha[32];
+	size_t n = 0;
 	int st, r;
 
-	if (c->store == NULL || c->a.has_dep)
+	if (c->store == NULL || c->a.has_dep || (c->use_direct && !c->pp_mode))
 		return CC_NEXT;
 	snprintf(pp, sizeof(pp), "%s/pp.i", c->tmp);
-	snprintf(env2, sizeof(env2), "CC_PRINT_HEADERS_FILE=%s", c->hdrs);
+	extra[n++] = "-E";
+	extra[n++] = "-o";
+	extra[n++] = pp;
+	add_graph_args(c, extra, &n);
+	extra[n] = NULL;
 	argv = jf_cc_argv_build(&c->a, (1u << JF_CC_ARG_COMPILE) | (1u << JF_CC_ARG_OUT) |
 	    (1u << JF_CC_ARG_DEP), extra);
-	unlink(c->hdrs);
-	st = jf_cc_run(argv, envx, NULL, "/dev/null");
+	st = jf_cc_run(argv, NULL, NULL, "/dev/null");
 	jf_free(argv);
 	if (st != 0 || jf_cc_hash_file(pp, pp_sha, NULL) != 0)
 		return CC_NEXT;
@@ -239,7 +335,7 @@ cc_try_pp(cc_ctx_t *c)
 	if (jf_cc_entry_get(c->store, &c->pkey, &got) != 0)
 		return CC_NEXT;
 	if ((r = cc_hit(c, &got, "%s: hit (preprocessed) %s", "cc-preprocessed-hits")) == 0) {
-		/* remember the headers for a direct hit next time */
+		/* remember the files read for a direct hit next time */
 		memset(&e, 0, sizeof(e));
 		e.object = got.object;
 		e.err = got.err;
@@ -252,85 +348,72 @@ cc_try_pp(cc_ctx_t *c)
 	return r;
 }
 
-/* The frontend's command line: bitcode to bc, and the depfile naming the
- * real output. Free with jf_free. */
+/* The miss's command line: the user's compile, the object to obj, the
+ * depfile where and as clang would write it for the real output, and
+ * the include graph. Free with jf_free. */
 static char **
-frontend_argv(const cc_ctx_t *c, const char *bc)
+miss_argv(const cc_ctx_t *c, const char *obj)
 {
-	const char *extra[12];
+	const char *extra[16];
 	size_t n = 0;
 
 	extra[n++] = "-o";
-	extra[n++] = bc;
-	extra[n++] = "-emit-llvm";
-	extra[n++] = "-Xclang";
-	extra[n++] = "-disable-llvm-passes";
+	extra[n++] = obj;
 	if (c->a.has_dep && !c->a.dep_has_mf) {
 		extra[n++] = "-MF";
 		extra[n++] = c->a.dep_path;
 	}
 	if (c->a.has_dep && !c->a.dep_has_mt) {
-		extra[n++] = "-MT";
+		/* the driver's own default target: -o's name, quoted for make */
+		extra[n++] = "-MQ";
 		extra[n++] = c->a.out;
 	}
+	add_graph_args(c, extra, &n);
 	extra[n] = NULL;
 	return jf_cc_argv_build(&c->a, 1u << JF_CC_ARG_OUT, extra);
 }
 
-/* Stage 3, a miss: the frontend to bitcode, then the cached compile.
- * Fills e (object, diagnostics, depfile) for cc_remember. */
+/* Stage 3, a miss: clang compiles; its object goes where -o says. Fills
+ * e (diagnostics, depfile) and *obj for cc_remember. */
 static int
-cc_miss(cc_ctx_t *c, jf_cc_entry_t *e)
+cc_miss(cc_ctx_t *c, jf_cc_entry_t *e, uint8_t **obj, size_t *objlen)
 {
-	char bc[PATH_MAX + 16], errf[PATH_MAX + 16], env2[PATH_MAX + 64], err[1024];
-	char env1[] = "CC_PRINT_HEADERS=1", *envx[3] = { env1, env2, NULL }, **argv;
-	char hex[JF_KEY_HEX_LEN + 1];
-	jf_artifact_t art;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int r, st, hit = 0;
+	char objf[PATH_MAX + 16], errf[PATH_MAX + 16], **argv;
+	int r, st;
 
-	memset(&art, 0, sizeof(art));
-	snprintf(bc, sizeof(bc), "%s/out.bc", c->tmp);
+	snprintf(objf, sizeof(objf), "%s/out.o", c->tmp);
 	snprintf(errf, sizeof(errf), "%s/stderr", c->tmp);
-	snprintf(env2, sizeof(env2), "CC_PRINT_HEADERS_FILE=%s", c->hdrs);
-	argv = frontend_argv(c, bc);
-	unlink(c->hdrs);
-	st = jf_cc_run(argv, envx, NULL, errf);
+	argv = miss_argv(c, objf);
+	st = jf_cc_run(argv, NULL, NULL, errf);
 	jf_free(argv);
-	slurp(errf, CC_MAX_ENTRY, &e->err, &e->err_len);
+	slurp(errf, CC_MAX_OUTPUT, &e->err, &e->err_len);
 	replay(e->err, e->err_len);
 	if (st != 0)
 		return st;      /* < 0: could not run; > 0: the user's code does not compile */
-	if ((r = jf_file_read(bc, JF_DEFAULT_MAX_IR, &buf, &len)) != 0)
+	slurp(objf, CC_MAX_OUTPUT, obj, objlen);
+	if (*obj == NULL)
+		return JF_ERR_IO;
+	if ((r = write_object(c, *obj, *objlen)) != 0)
 		return r;
-	c->o.opt = c->a.opt;
-	r = jf_cc_compile(&c->o, buf, len, &art, &hit, err, sizeof(err));
-	free(buf);      /* jf_file_read's buffer is the C library's */
-	if (r != 0) {
-		vmsg(c, "compile failed: %s%s", err, "");
-		goto out;
-	}
-	if ((r = jf_cli_write_output(c->a.out, art.payload, art.payload_len)) != 0)
-		goto out;
-	e->object = art.m.key;
-	jf_key_hex(&e->object, hex);
-	vmsg(c, "%s: miss %s", c->a.src, hex);
+	vmsg(c, "%s: miss%s", c->a.src, "");
 	jf_cli_stats_bump(c->url, "cc-misses", 1);
-out:
-	jf_artifact_free(&art);
-	return r;
+	return 0;
 }
 
-/* Stage 4: the miss's entries, under the preprocessor-mode key (when
- * there is one) and the direct key. */
+/* Stage 4: the object, and the entries that lead to it under the
+ * preprocessor-mode key (when there is one) and the direct key. */
 static void
-cc_remember(cc_ctx_t *c, jf_cc_entry_t *e)
+cc_remember(cc_ctx_t *c, jf_cc_entry_t *e, const uint8_t *obj, size_t len)
 {
 	if (c->store == NULL)
 		return;
-	if (c->a.has_dep && c->a.dep_path != NULL)
-		slurp(c->a.dep_path, CC_MAX_ENTRY, &e->dep, &e->dep_len);
+	jf_cc_key_object(obj, len, &e->object);
+	if (jf_cc_object_put(c->store, &e->object, obj, len) != 0) {
+		vmsg(c, "could not store the object%s%s", "", "");
+		return;
+	}
+	if (c->a.has_dep)
+		slurp(c->a.dep_path, CC_MAX_OUTPUT, &e->dep, &e->dep_len);
 	if (c->have_pkey && jf_cc_entry_put(c->store, &c->pkey, e) != 0)
 		vmsg(c, "could not store a cc entry%s%s", "", "");
 	remember_direct(c, e);
@@ -339,34 +422,33 @@ cc_remember(cc_ctx_t *c, jf_cc_entry_t *e)
 /*
  * The cached compile. Returns 0 when the object was written, a positive
  * compiler exit status when the user's code does not compile (its
- * diagnostics already printed), CC_NEED_FULL when the front must hand
- * over, or a negative jf_err when the cache path failed and the real
- * compiler should run instead.
+ * diagnostics already printed), CC_FALLBACK when the real compiler must
+ * run for a reason now in c->a, or a negative jf_err when the cache
+ * path failed and the real compiler should run instead.
  */
 static int
 cc_cached(cc_ctx_t *c)
 {
 	jf_cc_entry_t e;
+	uint8_t *obj = NULL;
+	size_t len = 0;
 	int r;
 
-	if ((r = cc_prepare(c)) != 0 || (r = cc_try_direct(c)) != CC_NEXT)
-		return r;
-	/* the front (jitfarm-cc) has no compiler: the rest is jitfarm's */
-	if (c->front)
-		return CC_NEED_FULL;
-	if ((r = cc_try_pp(c)) != CC_NEXT)
+	if ((r = cc_prepare(c)) != 0 || (r = cc_try_direct(c)) != CC_NEXT ||
+	    (r = cc_try_pp(c)) != CC_NEXT)
 		return r;
 	memset(&e, 0, sizeof(e));
-	if ((r = cc_miss(c, &e)) == 0)
-		cc_remember(c, &e);
+	if ((r = cc_miss(c, &e, &obj, &len)) == 0)
+		cc_remember(c, &e, obj, len);
 	jf_cc_entry_free(&e);
+	jf_free(obj);
 	return r;
 }
 
 static void
 rm_tmp(const char *dir)
 {
-	static const char *const names[] = { "headers", "pp.i", "out.bc", "stderr", NULL };
+	static const char *const names[] = { "deps.dot", "pp.i", "out.o", "stderr", NULL };
 	char p[PATH_MAX + 16];
 	size_t i;
 
@@ -388,48 +470,67 @@ env_on(const char *name)
 }
 
 static const char cc_usage[] =
-    "usage: jitfarm cc [-v] [--store URL] [--farm URL] [--token T] [--no-direct]\n"
+    "usage: jitfarm cc [-v] [--store URL] [--no-direct] [--preprocessed]\n"
     "                  [COMPILER] ARGS...\n"
-    "  Compile C like COMPILER (default $JITFARM_CC, else clang-19) would, with\n"
-    "  the optimisation and code generation through the jitfarm cache.\n"
-    "  -v            say what happened to each compile (hit, miss, why not cached)\n"
-    "  --no-direct   skip direct mode (always run the preprocessor)\n"
-    "  Environment: JITFARM_STORE, JITFARM_FARM, JITFARM_TOKEN, JITFARM_CC,\n"
-    "  JITFARM_CC_BASEDIR (paths under it are made relative; default: the working\n"
-    "  directory), JITFARM_CC_VERBOSE, JITFARM_CC_NODIRECT, JITFARM_CC_DISABLE.\n";
+    "       jitfarm cc --show-stats | --zero-stats [--store URL]\n"
+    "  Compile C as COMPILER (default $JITFARM_CC, else clang-19) does, through\n"
+    "  a cache of the objects it writes.\n"
+    "  -v              say what happened to each compile (hit, miss, why not cached)\n"
+    "  --no-direct     skip direct mode (always run the preprocessor)\n"
+    "  --preprocessed  after a direct miss, try preprocessor mode too\n"
+    "  --show-stats    print the counters: hits, misses, fallbacks by reason, errors\n"
+    "  --zero-stats    set them to zero\n"
+    "  (--farm and --token are accepted and ignored: clang writes every object)\n"
+    "  Environment: JITFARM_STORE, JITFARM_CC, JITFARM_CC_BASEDIR (absolute paths\n"
+    "  under it are made relative; unset: no rewriting), JITFARM_CC_VERBOSE,\n"
+    "  JITFARM_CC_NODIRECT, JITFARM_CC_PREPROCESSED, JITFARM_CC_DISABLE (run the\n"
+    "  compiler directly).\n";
 
 /* Our own options, before the compile line. Returns the index of the
- * compile line's first argument, 0 after --help, or -1 on a usage error. */
+ * compile line's first argument, 0 when done (--help, the stats), or -1
+ * on a usage error. */
 static int
 cc_options(cc_ctx_t *c, int argc, char **argv)
 {
 	const char *v;
-	int i, r;
+	int i, r, show = 0, zero = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
 			c->verbose = 1;
 		} else if (strcmp(argv[i], "--no-direct") == 0) {
 			c->direct = 0;
+		} else if (strcmp(argv[i], "--preprocessed") == 0) {
+			c->pp_mode = 1;
+		} else if (strcmp(argv[i], "--show-stats") == 0 || strcmp(argv[i], "-s") == 0) {
+			show = 1;
+		} else if (strcmp(argv[i], "--zero-stats") == 0 || strcmp(argv[i], "-z") == 0) {
+			zero = 1;
 		} else if (strcmp(argv[i], "--help") == 0 && i == 1 && argc == 2) {
 			fputs(cc_usage, stdout);
 			return 0;
 		} else if ((r = jf_cli_opt(argc, argv, &i, "--store", &v)) != 0) {
 			if (r < 0)
 				return -1;
-			c->o.store_url = v;
-		} else if ((r = jf_cli_opt(argc, argv, &i, "--farm", &v)) != 0) {
+			c->store_url = v;
+		} else if ((r = jf_cli_opt(argc, argv, &i, "--farm", &v)) != 0 ||
+		    (r = jf_cli_opt(argc, argv, &i, "--token", &v)) != 0) {
 			if (r < 0)
-				return -1;
-			c->o.farm_url = v;
-		} else if ((r = jf_cli_opt(argc, argv, &i, "--token", &v)) != 0) {
-			if (r < 0)
-				return -1;
-			c->o.farm_token = v;
+				return -1;      /* accepted, unused: clang compiles */
 		} else {
 			i += strcmp(argv[i], "--") == 0;
 			break;
 		}
+	}
+	if (show || zero) {
+		if (i < argc)
+			return -1;
+		jf_cli_store_url(c->store_url, c->url, sizeof(c->url));
+		if (zero && jf_cli_stats_zero(c->url, "cc-") != 0)
+			jf_cli_err("cc: cannot zero the counters");
+		if (show)
+			jf_cc_stats_show(c->url, stdout);
+		return 0;
 	}
 	return i < argc ? i : -1;
 }
@@ -462,56 +563,69 @@ cc_run_cached(cc_ctx_t *c)
 	return r;
 }
 
+/* Why the real compiler must run, before any cache lookup: the compile
+ * line, or the environment. */
+static int
+cc_must_fall_back(cc_ctx_t *c)
+{
+	const char *var;
+
+	if (c->a.reason[0] == '\0' && (var = jf_cc_env_unsafe()) != NULL) {
+		snprintf(c->a.reason, sizeof(c->a.reason), "%s is set", var);
+		jf_strlcpy(c->a.reason_slug, "environment", sizeof(c->a.reason_slug));
+	}
+	return c->a.reason[0] != '\0';
+}
+
+/* Run the real compiler for c->a's reason, counted. */
+static int
+cc_fall_back(cc_ctx_t *c)
+{
+	char name[48];
+
+	vmsg(c, "running %s: %s", c->a.compiler, c->a.reason);
+	snprintf(name, sizeof(name), "cc-fallback-%s", c->a.reason_slug);
+	jf_cli_stats_bump(c->url, name, 1);
+	return jf_cc_exec_real(&c->a);
+}
+
 /*
- * `jitfarm cc` (front 0) and `jitfarm-cc` (front 1). argv[0] is the
- * command name; the compile line follows our own options.
+ * `jitfarm cc` and `jitfarm-cc`. argv[0] is the command name; the compile
+ * line follows our own options.
  */
 int
-jf_cc_main(int argc, char **argv, int front)
+jf_cc_main(int argc, char **argv)
 {
 	cc_ctx_t *c = jf_xcalloc(1, sizeof(*c));
 	int first, r;
 
 	c->verbose = env_on("JITFARM_CC_VERBOSE");
 	c->direct = !env_on("JITFARM_CC_NODIRECT");
-	c->front = front;
-	c->direct_checked = !front && env_on("JITFARM_CC_DIRECT_CHECKED");
-	unsetenv("JITFARM_CC_DIRECT_CHECKED");
-	c->o.farm_url = getenv("JITFARM_FARM");
-	c->o.farm_token = getenv("JITFARM_TOKEN");
+	c->pp_mode = env_on("JITFARM_CC_PREPROCESSED");
 	if ((first = cc_options(c, argc, argv)) <= 0) {
 		if (first < 0)
 			fputs(cc_usage, stderr);
 		jf_free(c);
 		return first < 0 ? JF_EXIT_USAGE : JF_EXIT_OK;
 	}
-	c->o.verbose = c->verbose;
-	if (getcwd(c->cwd, sizeof(c->cwd)) == NULL) {
-		jf_cli_err("cc: getcwd: %s", strerror(errno));
-		jf_free(c);
-		return JF_EXIT_FAIL;
-	}
 	c->base = getenv("JITFARM_CC_BASEDIR");
-	if (c->base == NULL || c->base[0] != '/')
-		c->base = c->cwd;
-	if (jf_cc_args_parse(argv + first, (size_t)(argc - first), NULL, c->base, &c->a) != 0) {
+	if (c->base != NULL && c->base[0] != '/')
+		c->base = NULL;
+	if (jf_cc_cwd(c->cwd, sizeof(c->cwd)) != 0 ||
+	    jf_cc_args_parse(argv + first, (size_t)(argc - first), NULL, c->base, &c->a) != 0) {
 		jf_cli_err("cc: getcwd: %s", strerror(errno));
 		jf_free(c);
 		return JF_EXIT_FAIL;
 	}
-	jf_cli_store_url(c->o.store_url, c->url, sizeof(c->url));
-	if (env_on("JITFARM_CC_DISABLE") && c->a.reason[0] == '\0')
-		snprintf(c->a.reason, sizeof(c->a.reason), "JITFARM_CC_DISABLE is set");
-	if (c->a.reason[0] != '\0') {
-		vmsg(c, "running %s: %s", c->a.compiler, c->a.reason);
-		jf_cli_stats_bump(c->url, "cc-fallbacks", 1);
-		return jf_cc_exec_real(&c->a);
-	}
+	if (env_on("JITFARM_CC_DISABLE"))
+		return jf_cc_exec_real(&c->a);          /* straight through, uncounted */
+	jf_cli_store_url(c->store_url, c->url, sizeof(c->url));
+	if (cc_must_fall_back(c))
+		return cc_fall_back(c);
 	r = cc_run_cached(c);
-	if (r == CC_NEED_FULL || (front && r < 0)) {
-		/* everything but a direct hit is the full command's */
-		r = -1000;
-	} else if (r < 0) {
+	if (r == CC_FALLBACK)
+		return cc_fall_back(c);
+	if (r < 0) {
 		/* the cache failed: the build must not */
 		if (c->verbose)
 			fprintf(stderr, "jitfarm cc: %s: %s; running %s\n", c->a.src,
@@ -521,13 +635,11 @@ jf_cc_main(int argc, char **argv, int front)
 	}
 	jf_cc_args_free(&c->a);
 	jf_free(c);
-	if (r == -1000)
-		return jf_cc_exec_full(argv, argc, 1);
 	return r == 0 ? JF_EXIT_OK : r;
 }
 
 int
 jf_cmd_cc(int argc, char **argv)
 {
-	return jf_cc_main(argc, argv, 0);
+	return jf_cc_main(argc, argv);
 }

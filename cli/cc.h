@@ -4,15 +4,17 @@
  *
  * The files of the cc path: cc.c (the command and its stages), cc_args.c
  * (the option table), cc_path.c (base-directory rewriting), cc_key.c
- * (keys), cc_entry.c (cache entries), cc_run.c (starting compilers),
- * cc_compile.c (bitcode to object, left out of the jitfarm-cc front).
+ * (keys), cc_entry.c (cache entries and the files they list),
+ * cc_hashcache.c (remembered file hashes), cc_run.c (starting the
+ * compiler), cc_stats.c (--show-stats); for the jitfarm-cc binary only,
+ * cc_dl.c and cc_sha256.c (libraries loaded on demand). docs/cc.md has
+ * the design.
  *
  * `jitfarm cc` takes a compiler's command line. cc_args.c sorts every
- * argument into what it is (the source, the output, the opt level,
- * dependency-file options, options that only reach the preprocessor,
- * options that change code generation in ways the bitcode does not
- * carry, ...) and decides whether the compile can go through the farm.
- * Paths under the base directory are rewritten relative to the working
+ * argument into what it is (the source, the output, dependency-file
+ * options, options that only reach the preprocessor, ...) and decides
+ * whether the cache can stand in for the compile. Paths under a base
+ * directory, when one is set, are rewritten relative to the working
  * directory, both in the command that runs and in the cache key, so two
  * checkouts of one project share entries.
  */
@@ -21,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define JF_CC_REASON_MAX 256
 
@@ -45,13 +48,15 @@ typedef struct jf_cc_args {
 	size_t norig;
 	const char *src;                /* points into argv */
 	char *out;                      /* output path (owned): -o's, or SRC.o */
-	char opt;                       /* '0' '1' '2' '3' 's' 'z' */
 	int has_debug;                  /* -g (other than -g0) */
-	int debug_mapped;               /* -fdebug-prefix-map / -ffile-prefix-map */
+	int debug_mapped;               /* the working directory mapped away (-fdebug-prefix-map,
+					 * -ffile-prefix-map, -fdebug-compilation-dir) */
+	int has_sysroot;                /* --sysroot or -isysroot */
 	int has_dep;                    /* -MD or -MMD */
 	int dep_has_mf, dep_has_mt;
 	char *dep_path;                 /* where the .d goes (owned) or NULL */
-	char reason[JF_CC_REASON_MAX];  /* why not through the farm; "" if it can */
+	char reason[JF_CC_REASON_MAX];  /* why the real compiler must run; "" if not */
+	char reason_slug[24];           /* its counter: cc-fallback-SLUG */
 } jf_cc_args_t;
 
 /*
@@ -67,16 +72,12 @@ int jf_cc_args_parse(char **args, size_t n, const char *compiler, const char *ba
     jf_cc_args_t *a);
 void jf_cc_args_free(jf_cc_args_t *a);
 
-/* The command, shared by `jitfarm cc` (front 0) and the jitfarm-cc
- * binary (front 1, cc_front_main.c): argv[0] is the command's name. */
-int jf_cc_main(int argc, char **argv, int front);
+/* The command, shared by `jitfarm cc` and the jitfarm-cc binary
+ * (cc_front_main.c): argv[0] is the command's name. */
+int jf_cc_main(int argc, char **argv);
 
-/* Optimise and generate code for bitcode through the CLI's cached compile
- * path (cc_compile.c). The front binary, which carries no compiler,
- * never calls it. Same contract as jf_cli_compile_cached. */
-struct jf_cli_compile_opts;
-struct jf_artifact;
-int jf_cc_compile(const struct jf_cli_compile_opts *o, const uint8_t *bc, size_t len,
-    struct jf_artifact *art, int *hit, char *err, size_t errlen);
+/* Print the cc counters of the store at url (cc_stats.c): hits (direct,
+ * preprocessed), misses, fallbacks by reason, errors. */
+void jf_cc_stats_show(const char *url, FILE *out);
 
 #endif

@@ -1,18 +1,15 @@
 /*
  * cc_args.c - reading a C compile line for `jitfarm cc`.
  *
- * The farm can take over a compile only when the bitcode that clang's
- * frontend writes carries everything that decides the object: then
- * "frontend to unoptimised bitcode, optimise and generate code elsewhere"
- * gives what the compiler would have given. That holds for a plain
- * `-c foo.c -o foo.o` with any warning, language, define, include, debug
- * and most -f/-m options, since clang records those in the module (as
- * function attributes, module flags or debug metadata). It does not hold
- * for options that act in clang's own pass pipeline or code generator
- * (sanitizers, coverage, profiling, function sections, code models,
- * non-PIC code, LTO), for outputs other than an object (-E, -S, -M,
- * -emit-llvm), for linking, or for more than one source. Those go to the
- * real compiler, with the reason recorded for -v.
+ * The cache can stand in for a compile when it is one C source to one
+ * object (and its depfile) and everything that can change the object is
+ * in the key: clang then writes the object on the miss, from the same
+ * command line, and a hit returns those bytes. It cannot for linking,
+ * for other outputs (-E, -S, -M, -emit-llvm, split DWARF, time traces),
+ * for options that read files the key does not cover (profiles,
+ * sanitizer ignore lists, plugins, modules), for the machine's own CPU,
+ * or for more than one source. Those go to the real compiler, with the
+ * reason recorded for -v and for the counters.
  *
  * Every option is looked up in one const table (cc_opts[], first match
  * wins) that says how it is spelled (exact, a prefix, or an option with a
@@ -50,9 +47,10 @@ enum {
 	A_DEP,          /* -MD -MMD (a depfile) and -MP */
 	A_DEPFILE,      /* -MF FILE */
 	A_DEPTARGET,    /* -MT -MQ */
-	A_OPT,          /* -O* */
 	A_DEBUG,        /* -g* */
-	A_PREFIXMAP     /* -f{debug,file,macro}-prefix-map=OLD=NEW */
+	A_PREFIXMAP,    /* -f{debug,file,macro}-prefix-map=OLD=NEW */
+	A_COMPDIR,      /* -fdebug-compilation-dir */
+	A_SYSROOT       /* --sysroot, -isysroot: a preprocessor option too */
 };
 
 typedef struct cc_opt {
@@ -61,113 +59,124 @@ typedef struct cc_opt {
 	unsigned char act;              /* A_* */
 	unsigned char kind;             /* jf_cc_argkind_t of what is pushed */
 	unsigned char path;             /* the value is a path (rewritten under base) */
+	const char *slug;               /* A_FALLBACK: the reason's counter name */
 	const char *why;                /* A_FALLBACK: the reason */
 } cc_opt_t;
 
-#define FB(n, m, w) { n, m, A_FALLBACK, JF_CC_ARG_PLAIN, 0, w }
-#define CPP(n, p) { n, M_VALUE, A_KEEP, JF_CC_ARG_CPP, p, NULL }
-#define PLAIN(n, m) { n, m, A_KEEP, JF_CC_ARG_PLAIN, 0, NULL }
+#define FB(n, m, s, w) { n, m, A_FALLBACK, JF_CC_ARG_PLAIN, 0, s, w }
+#define CPP(n, p) { n, M_VALUE, A_KEEP, JF_CC_ARG_CPP, p, NULL, NULL }
+#define PLAIN(n, m) { n, m, A_KEEP, JF_CC_ARG_PLAIN, 0, NULL, NULL }
+#define DO(n, m, a, k) { n, m, a, k, 0, NULL, NULL }
 
+/*
+ * clang compiles every cached object itself, from the command line as
+ * given, so no option here is interpreted for code generation: options
+ * not named below go to clang and into the key as they are, and the
+ * families -W -f -m -g -O -std= are accepted whole. The table names what
+ * jitfarm must understand (the source, outputs, paths, the working
+ * directory in debug info) and what makes a stored object unsafe to
+ * reuse: outputs other than one object and its depfile, files read that
+ * the key does not cover, the machine's own CPU, and the command line
+ * recorded in the object (which would then hold jitfarm's additions).
+ */
 static const cc_opt_t cc_opts[] = {
-	{ "-c", M_EXACT, A_COMPILE, JF_CC_ARG_COMPILE, 0, NULL },
-	{ "-o", M_VALUE, A_OUT, JF_CC_ARG_OUT, 0, NULL },
-	{ "-x", M_VALUE, A_LANG, JF_CC_ARG_PLAIN, 0, NULL },
-	/* other outputs, and what the bitcode does not carry */
-	FB("-E", M_EXACT, "preprocess only"),
-	FB("-S", M_EXACT, "assembly output"),
-	FB("-M", M_EXACT, "dependency output only"),
-	FB("-MM", M_EXACT, "dependency output only"),
-	FB("-fsyntax-only", M_EXACT, "syntax check only"),
-	FB("-emit-llvm", M_EXACT, "LLVM IR output"),
-	FB("-###", M_EXACT, "driver dry run"),
-	FB("-v", M_EXACT, "verbose compiler driver"),
-	FB("-H", M_EXACT, "header listing"),
-	FB("--analyze", M_EXACT, "static analyser"),
-	FB("-flto", M_PREFIX, "LTO"),
-	FB("-fthinlto", M_PREFIX, "LTO"),
-	FB("-fembed-bitcode", M_PREFIX, "embedded bitcode"),
-	FB("-fsanitize", M_PREFIX, "sanitizer passes run in clang's pipeline"),
-	FB("-fprofile", M_PREFIX, "profiling instrumentation"),
-	FB("-fcs-profile", M_PREFIX, "profiling instrumentation"),
-	FB("-fmemory-profile", M_PREFIX, "profiling instrumentation"),
-	FB("-fpseudo-probe-for-profiling", M_EXACT, "profiling instrumentation"),
-	FB("--coverage", M_EXACT, "coverage instrumentation"),
-	FB("-ftest-coverage", M_EXACT, "coverage instrumentation"),
-	FB("-fcoverage", M_PREFIX, "coverage instrumentation"),
-	FB("-pg", M_EXACT, "profiling instrumentation"),
-	FB("-finstrument-functions", M_PREFIX, "instrumentation pass"),
-	FB("-fxray", M_PREFIX, "XRay instrumentation"),
-	FB("-fsplit-stack", M_EXACT, "split stacks"),
-	FB("-save-temps", M_PREFIX, "temporary files requested"),
-	FB("-Xclang", M_EXACT, "raw frontend options"),
-	FB("-mllvm", M_EXACT, "raw LLVM options"),
-	FB("-Wa,", M_PREFIX, "assembler options"),
-	FB("-Xassembler", M_EXACT, "assembler options"),
-	FB("-Wp,", M_PREFIX, "raw preprocessor options"),
-	FB("-Xpreprocessor", M_EXACT, "raw preprocessor options"),
-	FB("-ffunction-sections", M_EXACT, "code generation option"),
-	FB("-fdata-sections", M_EXACT, "code generation option"),
-	FB("-fno-pic", M_EXACT, "non-PIC code"),
-	FB("-fno-PIC", M_EXACT, "non-PIC code"),
-	FB("-fno-pie", M_EXACT, "non-PIC code"),
-	FB("-fno-PIE", M_EXACT, "non-PIC code"),
-	FB("-static-pie", M_EXACT, "linking"),
-	FB("-mcmodel", M_PREFIX, "code model"),
-	FB("-m16", M_EXACT, "another target"),
-	FB("-m32", M_EXACT, "another target"),
-	FB("-mx32", M_EXACT, "another target"),
-	FB("-target", M_EXACT, "another target"),
-	FB("--target", M_PREFIX, "another target"),
-	FB("-arch", M_EXACT, "another target"),
-	FB("-fno-integrated-as", M_EXACT, "external assembler"),
-	FB("-no-integrated-as", M_EXACT, "external assembler"),
-	FB("-fbasic-block-sections", M_PREFIX, "code generation option"),
-	FB("-fstack-size-section", M_EXACT, "code generation option"),
-	FB("-fstack-usage", M_EXACT, "code generation output"),
-	FB("-femulated-tls", M_EXACT, "code generation option"),
-	FB("-fno-unique-section-names", M_EXACT, "code generation option"),
-	FB("-fsplit-machine-functions", M_EXACT, "code generation option"),
-	FB("-mrelax-all", M_EXACT, "code generation option"),
-	FB("-gsplit-dwarf", M_PREFIX, "split DWARF output"),
-	FB("-time", M_EXACT, "timing report"),
-	FB("-ftime-report", M_PREFIX, "timing report"),
-	FB("-ftime-trace", M_PREFIX, "timing report"),
-	FB("-fsave-optimization-record", M_PREFIX, "optimisation remarks"),
-	FB("-Rpass", M_PREFIX, "optimisation remarks"),
-	FB("-fmodules", M_PREFIX, "clang modules"),
-	FB("-include-pch", M_EXACT, "precompiled header"),
-	FB("-fpch", M_PREFIX, "precompiled header"),
+	DO("-c", M_EXACT, A_COMPILE, JF_CC_ARG_COMPILE),
+	DO("-o", M_VALUE, A_OUT, JF_CC_ARG_OUT),
+	DO("-x", M_VALUE, A_LANG, JF_CC_ARG_PLAIN),
+	/* other outputs than one object (and its depfile) */
+	FB("-E", M_EXACT, "preprocess", "preprocess only"),
+	FB("-S", M_EXACT, "assembly", "assembly output"),
+	FB("-M", M_EXACT, "deps-only", "dependency output only"),
+	FB("-MM", M_EXACT, "deps-only", "dependency output only"),
+	FB("-fsyntax-only", M_EXACT, "syntax-only", "syntax check only"),
+	FB("-emit-llvm", M_EXACT, "llvm-ir", "LLVM IR output"),
+	FB("-###", M_EXACT, "dry-run", "driver dry run"),
+	FB("-v", M_EXACT, "verbose", "verbose compiler driver"),
+	FB("-H", M_EXACT, "header-list", "header listing"),
+	FB("--analyze", M_EXACT, "analyze", "static analyser"),
+	FB("-save-temps", M_PREFIX, "extra-output", "temporary files requested"),
+	FB("-gsplit-dwarf", M_PREFIX, "extra-output", "split DWARF (.dwo) output"),
+	FB("--coverage", M_EXACT, "extra-output", "coverage notes (.gcno) output"),
+	FB("-ftest-coverage", M_EXACT, "extra-output", "coverage notes (.gcno) output"),
+	FB("-fstack-usage", M_EXACT, "extra-output", "stack usage (.su) output"),
+	FB("-ftime-trace", M_PREFIX, "extra-output", "time trace output"),
+	FB("-fsave-optimization-record", M_PREFIX, "extra-output", "optimisation record output"),
+	FB("-foptimization-record-file", M_PREFIX, "extra-output", "optimisation record output"),
+	FB("-fproc-stat-report", M_PREFIX, "extra-output", "process statistics output"),
+	FB("-time", M_EXACT, "extra-output", "timing report"),
+	FB("-ftime-report", M_PREFIX, "extra-output", "timing report"),
+	/* files read that the key does not cover */
+	FB("-fprofile", M_PREFIX, "reads-file", "profile data or lists"),
+	FB("-fcs-profile", M_PREFIX, "reads-file", "profile data"),
+	FB("-fmemory-profile", M_PREFIX, "reads-file", "profile data"),
+	FB("-fsanitize", M_PREFIX, "reads-file", "sanitizer ignore lists"),
+	FB("-fxray", M_PREFIX, "reads-file", "XRay attribute lists"),
+	FB("-fcoverage", M_PREFIX, "reads-file", "coverage mapping of the compilation directory"),
+	FB("-fbasic-block-sections", M_PREFIX, "reads-file", "basic block section lists"),
+	FB("-fplugin", M_PREFIX, "reads-file", "compiler plugin"),
+	FB("-fpass-plugin", M_PREFIX, "reads-file", "compiler plugin"),
+	FB("-fmodules", M_PREFIX, "reads-file", "clang modules"),
+	FB("-fmodule-", M_PREFIX, "reads-file", "clang modules"),
+	FB("-fimplicit-module", M_PREFIX, "reads-file", "clang modules"),
+	FB("-fprebuilt-module", M_PREFIX, "reads-file", "clang modules"),
+	FB("-include-pch", M_EXACT, "reads-file", "precompiled header"),
+	FB("-fpch", M_PREFIX, "reads-file", "precompiled header"),
+	FB("-ivfsoverlay", M_PREFIX, "reads-file", "virtual file system overlay"),
+	FB("--config", M_PREFIX, "reads-file", "clang configuration file"),
+	FB("-fthinlto-index", M_PREFIX, "reads-file", "ThinLTO index"),
+	FB("-B", M_PREFIX, "tool-path", "tool search path"),
+	FB("--gcc-toolchain", M_PREFIX, "tool-path", "tool search path"),
+	FB("--gcc-install-dir", M_PREFIX, "tool-path", "tool search path"),
+	FB("-fno-integrated-as", M_EXACT, "tool-path", "external assembler"),
+	FB("-no-integrated-as", M_EXACT, "tool-path", "external assembler"),
+	FB("-Xclang", M_EXACT, "raw-options", "raw frontend options"),
+	FB("-mllvm", M_EXACT, "raw-options", "raw LLVM options"),
+	FB("-Wa,", M_PREFIX, "raw-options", "assembler options"),
+	FB("-Xassembler", M_EXACT, "raw-options", "assembler options"),
+	FB("-Wp,", M_PREFIX, "raw-options", "raw preprocessor options"),
+	FB("-Xpreprocessor", M_EXACT, "raw-options", "raw preprocessor options"),
+	/* the object would depend on this machine, or hold our command line */
+	FB("-march=native", M_EXACT, "native-cpu", "this machine's CPU"),
+	FB("-mcpu=native", M_EXACT, "native-cpu", "this machine's CPU"),
+	FB("-mtune=native", M_EXACT, "native-cpu", "this machine's CPU"),
+	FB("-grecord-command-line", M_EXACT, "records-cmdline", "the command line recorded"),
+	FB("-grecord-gcc-switches", M_EXACT, "records-cmdline", "the command line recorded"),
+	FB("-frecord-command-line", M_EXACT, "records-cmdline", "the command line recorded"),
+	FB("-frecord-gcc-switches", M_EXACT, "records-cmdline", "the command line recorded"),
 	/* dependency files */
-	{ "-MD", M_EXACT, A_DEP, JF_CC_ARG_DEP, 0, NULL },
-	{ "-MMD", M_EXACT, A_DEP, JF_CC_ARG_DEP, 0, NULL },
-	{ "-MP", M_EXACT, A_DEP, JF_CC_ARG_DEP, 0, NULL },
-	{ "-MF", M_VALUE, A_DEPFILE, JF_CC_ARG_DEP, 0, NULL },
-	{ "-MT", M_VALUE, A_DEPTARGET, JF_CC_ARG_DEP, 0, NULL },
-	{ "-MQ", M_VALUE, A_DEPTARGET, JF_CC_ARG_DEP, 0, NULL },
+	DO("-MD", M_EXACT, A_DEP, JF_CC_ARG_DEP),
+	DO("-MMD", M_EXACT, A_DEP, JF_CC_ARG_DEP),
+	DO("-MP", M_EXACT, A_DEP, JF_CC_ARG_DEP),
+	DO("-MF", M_VALUE, A_DEPFILE, JF_CC_ARG_DEP),
+	DO("-MT", M_VALUE, A_DEPTARGET, JF_CC_ARG_DEP),
+	DO("-MQ", M_VALUE, A_DEPTARGET, JF_CC_ARG_DEP),
 	/* the preprocessor (longer names first where one prefixes another) */
 	CPP("-I", 1), CPP("-D", 0), CPP("-U", 0), CPP("-include", 1), CPP("-imacros", 1),
-	CPP("-isystem", 1), CPP("-idirafter", 1), CPP("-iquote", 1), CPP("-isysroot", 1),
-	CPP("--sysroot", 1), CPP("-iprefix", 0), CPP("-iwithprefixbefore", 0),
-	CPP("-iwithprefix", 0),
+	CPP("-isystem", 1), CPP("-idirafter", 1), CPP("-iquote", 1),
+	{ "-isysroot", M_VALUE, A_SYSROOT, JF_CC_ARG_CPP, 1, NULL, NULL },
+	{ "--sysroot", M_VALUE, A_SYSROOT, JF_CC_ARG_CPP, 1, NULL, NULL },
+	CPP("-iprefix", 1), CPP("-iwithprefixbefore", 0), CPP("-iwithprefix", 0),
 	/* link-time options: unused under -c */
 	PLAIN("-L", M_VALUE), PLAIN("-l", M_VALUE), PLAIN("-Xlinker", M_VALUE_SEP),
 	PLAIN("-u", M_VALUE), PLAIN("-T", M_VALUE), PLAIN("-Wl,", M_PREFIX),
-	/* options the bitcode records */
-	{ "-fdebug-prefix-map=", M_PREFIX, A_PREFIXMAP, JF_CC_ARG_PLAIN, 0, NULL },
-	{ "-ffile-prefix-map=", M_PREFIX, A_PREFIXMAP, JF_CC_ARG_PLAIN, 0, NULL },
-	{ "-fmacro-prefix-map=", M_PREFIX, A_PREFIXMAP, JF_CC_ARG_PLAIN, 0, NULL },
-	{ "-O", M_PREFIX, A_OPT, JF_CC_ARG_PLAIN, 0, NULL },
-	{ "-g", M_PREFIX, A_DEBUG, JF_CC_ARG_PLAIN, 0, NULL },
-	PLAIN("-W", M_PREFIX), PLAIN("-f", M_PREFIX), PLAIN("-m", M_PREFIX),
+	/* what puts the working directory into debug info, or keeps it out */
+	DO("-fdebug-prefix-map=", M_PREFIX, A_PREFIXMAP, JF_CC_ARG_PLAIN),
+	DO("-ffile-prefix-map=", M_PREFIX, A_PREFIXMAP, JF_CC_ARG_PLAIN),
+	DO("-fmacro-prefix-map=", M_PREFIX, A_PREFIXMAP, JF_CC_ARG_PLAIN),
+	DO("-fdebug-compilation-dir", M_PREFIX, A_COMPDIR, JF_CC_ARG_PLAIN),
+	DO("-g", M_PREFIX, A_DEBUG, JF_CC_ARG_PLAIN),
+	/* the rest goes to clang as it is */
+	PLAIN("-W", M_PREFIX), PLAIN("-f", M_PREFIX), PLAIN("-m", M_PREFIX), PLAIN("-O", M_PREFIX),
 	PLAIN("-std=", M_PREFIX), PLAIN("--std=", M_PREFIX),
 	PLAIN("-w", M_EXACT), PLAIN("-pedantic", M_EXACT), PLAIN("-pedantic-errors", M_EXACT),
 	PLAIN("-ansi", M_EXACT), PLAIN("-pipe", M_EXACT), PLAIN("-pthread", M_EXACT),
 	PLAIN("-nostdinc", M_EXACT), PLAIN("-shared", M_EXACT), PLAIN("-static", M_EXACT),
 	PLAIN("-rdynamic", M_EXACT), PLAIN("-nostdlib", M_EXACT), PLAIN("-nostartfiles", M_EXACT),
 	PLAIN("-nodefaultlibs", M_EXACT), PLAIN("-s", M_EXACT), PLAIN("-pie", M_EXACT),
-	PLAIN("-no-pie", M_EXACT), PLAIN("-P", M_EXACT), PLAIN("-C", M_EXACT),
-	PLAIN("-CC", M_EXACT), PLAIN("-trigraphs", M_EXACT),
-	{ NULL, 0, 0, 0, 0, NULL }
+	PLAIN("-no-pie", M_EXACT), PLAIN("-static-pie", M_EXACT), PLAIN("-P", M_EXACT),
+	PLAIN("-C", M_EXACT), PLAIN("-CC", M_EXACT), PLAIN("-trigraphs", M_EXACT),
+	PLAIN("-undef", M_EXACT), PLAIN("-target", M_VALUE_SEP), PLAIN("--target=", M_PREFIX),
+	{ NULL, 0, 0, 0, 0, NULL, NULL }
 };
 
 /* The parser's state beyond the result. */
@@ -179,11 +188,14 @@ typedef struct cc_parse {
 	int has_c;
 } cc_parse_t;
 
+/* The first reason to fall back wins: slug names its counter. */
 static void
-set_reason(jf_cc_args_t *a, const char *fmt, const char *x)
+set_reason(jf_cc_args_t *a, const char *slug, const char *fmt, const char *x)
 {
-	if (a->reason[0] == '\0')
-		snprintf(a->reason, sizeof(a->reason), fmt, x);
+	if (a->reason[0] != '\0')
+		return;
+	snprintf(a->reason, sizeof(a->reason), fmt, x);
+	jf_strlcpy(a->reason_slug, slug, sizeof(a->reason_slug));
 }
 
 void
@@ -279,19 +291,6 @@ push_value(cc_parse_t *p, const cc_opt_t *o, const char *val, int sep)
 	push_own(p->a, g, o->kind);
 }
 
-static char
-opt_level(const char *lv)
-{
-	if (*lv == '\0' || strcmp(lv, "1") == 0 || strcmp(lv, "g") == 0)
-		return '1';
-	if (strcmp(lv, "0") == 0 || strcmp(lv, "2") == 0 || strcmp(lv, "s") == 0 ||
-	    strcmp(lv, "z") == 0)
-		return lv[0];
-	if (strcmp(lv, "fast") == 0 || (lv[0] >= '3' && lv[0] <= '9' && lv[1] == '\0'))
-		return '3';
-	return '\0';
-}
-
 /* -f{debug,file,macro}-prefix-map=OLD=NEW (already pushed): the working
  * directory mapped away means debug info no longer depends on where the
  * checkout is; in the key, OLD counts relative to the checkout. */
@@ -308,7 +307,7 @@ prefix_map(cc_parse_t *p, const char *arg)
 	if (ol == 0 || eq[ol] != '=')
 		return;
 	old = jf_xstrndup(eq, ol);
-	rel = jf_cc_relpath(old, p->cwd, p->base);
+	rel = jf_cc_relpath(old, p->cwd, p->base);     /* a copy without a base */
 	kl = (size_t)(eq - arg) + strlen(rel) + strlen(eq + ol) + 1;
 	p->a->keytext[p->a->argc - 1] = jf_xmalloc(kl);
 	snprintf(p->a->keytext[p->a->argc - 1], kl, "%.*s%s%s", (int)(eq - arg), arg, rel,
@@ -327,7 +326,7 @@ opt_apply(cc_parse_t *p, const cc_opt_t *o, const char *arg, const char *val, in
 	switch (o->act) {
 	case A_FALLBACK:
 		snprintf(msg, sizeof(msg), "%s: %%s", o->why);
-		set_reason(a, msg, arg);
+		set_reason(a, o->slug, msg, arg);
 		return;
 	case A_COMPILE:
 		p->has_c = 1;
@@ -338,7 +337,7 @@ opt_apply(cc_parse_t *p, const cc_opt_t *o, const char *arg, const char *val, in
 		break;
 	case A_LANG:
 		if (strcmp(val, "c") != 0)
-			set_reason(a, "language %s", val);
+			set_reason(a, "language", "language %s", val);
 		break;
 	case A_DEP:
 		if (arg[2] != 'P')
@@ -352,14 +351,14 @@ opt_apply(cc_parse_t *p, const cc_opt_t *o, const char *arg, const char *val, in
 	case A_DEPTARGET:
 		a->dep_has_mt = 1;
 		break;
-	case A_OPT:
-		if ((a->opt = opt_level(arg + 2)) == '\0') {
-			a->opt = '0';
-			set_reason(a, "unknown optimisation level %s", arg);
-		}
-		break;
 	case A_DEBUG:
 		a->has_debug = strcmp(arg, "-g0") != 0;
+		break;
+	case A_COMPDIR:
+		a->debug_mapped = 1;
+		break;
+	case A_SYSROOT:
+		a->has_sysroot = 1;
 		break;
 	}
 	if (val != NULL)
@@ -398,17 +397,17 @@ operand(cc_parse_t *p, const char *arg)
 	const char *e = ext_of(arg);
 
 	if (strcmp(arg, "-") == 0) {
-		set_reason(p->a, "source on standard input%s", "");
+		set_reason(p->a, "stdin", "source on standard input%s", "");
 	} else if (arg[0] == '@') {
-		set_reason(p->a, "response file %s", arg);
+		set_reason(p->a, "response-file", "response file %s", arg);
 	} else if (strcmp(e, ".c") == 0 || strcmp(e, ".i") == 0) {
 		push_own(p->a, jf_cc_relpath(arg, p->cwd, p->base), JF_CC_ARG_SRC);
 		p->a->src = p->a->argv[p->a->argc - 1];
 		p->nsrc++;
 	} else if (strcmp(e, ".o") == 0 || strcmp(e, ".a") == 0 || strcmp(e, ".so") == 0) {
-		set_reason(p->a, "linking (%s given)", arg);
+		set_reason(p->a, "link", "linking (%s given)", arg);
 	} else {
-		set_reason(p->a, "source %s is not C", arg);
+		set_reason(p->a, "language", "source %s is not C", arg);
 	}
 }
 
@@ -450,10 +449,9 @@ jf_cc_args_parse(char **args, size_t n, const char *compiler, const char *base,
 	memset(a, 0, sizeof(*a));
 	memset(&p, 0, sizeof(p));
 	p.a = a;
-	a->opt = '0';
 	if (getcwd(p.cwd, sizeof(p.cwd)) == NULL)
 		return JF_ERR_SYSTEM;
-	p.base = base != NULL && base[0] == '/' ? base : p.cwd;
+	p.base = base != NULL && base[0] == '/' ? base : NULL;
 	if (n > 0 && args[0][0] != '-' && is_compiler_name(args[0]))
 		compiler = args[i++];
 	if (compiler == NULL && ((compiler = getenv("JITFARM_CC")) == NULL || compiler[0] == '\0'))
@@ -467,7 +465,7 @@ jf_cc_args_parse(char **args, size_t n, const char *compiler, const char *base,
 	a->kind = jf_xcalloc(2 * n + 8, sizeof(*a->kind));
 	b = strrchr(compiler, '/');
 	if (strncmp(b ? b + 1 : compiler, "clang", 5) != 0)
-		set_reason(a, "compiler %s is not clang", compiler);
+		set_reason(a, "compiler", "compiler %s is not clang", compiler);
 
 	for (; i < n; i++) {
 		const char *arg = args[i];
@@ -477,12 +475,12 @@ jf_cc_args_parse(char **args, size_t n, const char *compiler, const char *base,
 			continue;
 		}
 		if ((o = opt_find(arg, &val, &sep)) == NULL) {
-			set_reason(a, "unsupported option %s", arg);
+			set_reason(a, "unknown-option", "unsupported option %s", arg);
 			continue;
 		}
 		if (sep) {
 			if (i + 1 >= n) {
-				set_reason(a, "%s without a value", arg);
+				set_reason(a, "unknown-option", "%s without a value", arg);
 				continue;
 			}
 			val = args[++i];
@@ -491,11 +489,11 @@ jf_cc_args_parse(char **args, size_t n, const char *compiler, const char *base,
 	}
 
 	if (!p.has_c)
-		set_reason(a, "linking (no -c)%s", "");
+		set_reason(a, "link", "linking (no -c)%s", "");
 	if (p.nsrc == 0)
-		set_reason(a, "no C source%s", "");
+		set_reason(a, "no-source", "no C source%s", "");
 	else if (p.nsrc > 1)
-		set_reason(a, "%s", "more than one source");
+		set_reason(a, "multi-source", "%s", "more than one source");
 	if (a->reason[0] == '\0')
 		default_outputs(a);
 	return 0;

@@ -1,7 +1,7 @@
 /*
- * cc_run.c - starting compilers for `jitfarm cc` (cc_run.h): posix_spawn
- * for a stage whose output is read back, exec for handing the whole
- * compile to another program.
+ * cc_run.c - starting the compiler for `jitfarm cc` (cc_run.h):
+ * posix_spawn for a run whose output is read back, exec for handing the
+ * whole compile to the real compiler.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -99,27 +99,4 @@ jf_cc_exec_real(const jf_cc_args_t *a)
 	v[0] = a->compiler;
 	memcpy(v + 1, a->orig, a->norig * sizeof(*v));
 	return exec_or_127(v, 1);
-}
-
-int
-jf_cc_exec_full(char **argv, int argc, int first)
-{
-	char self[PATH_MAX], full[PATH_MAX + 16], *slash, **v;
-	ssize_t n;
-	int i, k = 0;
-
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
-		return 127;
-	self[n] = '\0';
-	if ((slash = strrchr(self, '/')) != NULL)
-		*slash = '\0';
-	snprintf(full, sizeof(full), "%s/jitfarm", self);
-	v = jf_xcalloc((size_t)argc + 4, sizeof(*v));
-	v[k++] = full;
-	v[k++] = (char *)(uintptr_t)"cc";
-	for (i = first; i < argc; i++)
-		v[k++] = argv[i];
-	v[k] = NULL;
-	setenv("JITFARM_CC_DIRECT_CHECKED", "1", 1);
-	return exec_or_127(v, 0);
 }

@@ -1,7 +1,7 @@
 /*
- * cc_run.h - starting compilers for `jitfarm cc` (cc_run.c): the real
- * compiler with the user's own arguments, clang for one stage of the
- * cached compile, and the full `jitfarm cc` from the jitfarm-cc front.
+ * cc_run.h - starting the compiler for `jitfarm cc` (cc_run.c): with the
+ * user's own arguments in place of this process, or as a child for the
+ * cached compile's miss and preprocessor runs.
  */
 #ifndef JF_CLI_CC_RUN_H
 #define JF_CLI_CC_RUN_H
@@ -25,10 +25,5 @@ char **jf_cc_argv_build(const jf_cc_args_t *a, unsigned skip, const char *const 
 /* Replace this process with the real compiler and the original
  * arguments. Returns only when that fails (127). */
 int jf_cc_exec_real(const jf_cc_args_t *a);
-
-/* Replace this process with `jitfarm cc` (the binary next to this one)
- * and argv[first..argc), telling it the direct lookup was made. Returns
- * only when that fails (127). */
-int jf_cc_exec_full(char **argv, int argc, int first);
 
 #endif

@@ -145,6 +145,8 @@ int jf_cli_stats_bump(const char *store_url, const char *name, uint64_t by);
  * file's order. Returns 0 (also when there is no file yet) or a jf_err. */
 int jf_cli_stats_read(const char *store_url,
     void (*fn)(const char *name, uint64_t value, void *arg), void *arg);
+/* Set every counter whose name starts with prefix to zero (drop it). */
+int jf_cli_stats_zero(const char *store_url, const char *prefix);
 
 /* Write a command's output file: temp file and rename, so readers see
  * the old file or the whole new one. Returns 0 or JF_ERR_IO (errno). */

@@ -102,16 +102,14 @@ read_locked(int fd, counter_t *c, size_t *n)
 	return 0;
 }
 
-int
-jf_cli_stats_bump(const char *store_url, const char *name, uint64_t by)
+/* Open the counters file, locked exclusively, and read it. Returns the
+ * fd (closing it drops the lock) or a negative jf_err. */
+static int
+open_locked(const char *store_url, counter_t *c, size_t *n)
 {
-	counter_t c[STATS_MAX_NAMES];
-	char path[4200], dir[4200], out[STATS_MAX_BYTES];
-	size_t n = 0, i, used = 0;
-	int fd = -1, r;
+	char path[4200], dir[4200];
+	int fd, r;
 
-	if (strlen(name) >= STATS_NAME_MAX || strchr(name, ' ') != NULL)
-		return JF_ERR_INVAL;
 	if ((r = jf_cli_stats_path(store_url, path, sizeof(path))) != 0)
 		return r;
 	jf_strlcpy(dir, path, sizeof(dir));
@@ -119,35 +117,71 @@ jf_cli_stats_bump(const char *store_url, const char *name, uint64_t by)
 		*strrchr(dir, '/') = '\0';
 		(void)jf_mkdir_p(dir, 0755);
 	}
-	r = JF_ERR_IO;
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
-		goto out;
-	if (flock(fd, LOCK_EX) != 0)
-		goto out;
-	if ((r = read_locked(fd, c, &n)) != 0)
-		goto out;
+		return JF_ERR_IO;
+	if (flock(fd, LOCK_EX) != 0 || read_locked(fd, c, n) != 0) {
+		close(fd);
+		return JF_ERR_IO;
+	}
+	return fd;
+}
+
+/* Write the counters back in place and close (unlock). */
+static int
+write_close(int fd, const counter_t *c, size_t n)
+{
+	char out[STATS_MAX_BYTES];
+	size_t i, used = 0;
+	int r = 0;
+
+	for (i = 0; i < n; i++)
+		used += (size_t)snprintf(out + used, sizeof(out) - used, "%s %" PRIu64 "\n",
+		    c[i].name, c[i].value);
+	if (pwrite(fd, out, used, 0) != (ssize_t)used || ftruncate(fd, (off_t)used) != 0)
+		r = JF_ERR_IO;
+	close(fd);
+	return r;
+}
+
+int
+jf_cli_stats_bump(const char *store_url, const char *name, uint64_t by)
+{
+	counter_t c[STATS_MAX_NAMES];
+	size_t n = 0, i;
+	int fd;
+
+	if (strlen(name) >= STATS_NAME_MAX || strchr(name, ' ') != NULL)
+		return JF_ERR_INVAL;
+	if ((fd = open_locked(store_url, c, &n)) < 0)
+		return fd;
 	for (i = 0; i < n; i++)
 		if (strcmp(c[i].name, name) == 0)
 			break;
 	if (i == n) {
-		r = JF_ERR_TOOBIG;
-		if (n == STATS_MAX_NAMES)
-			goto out;
+		if (n == STATS_MAX_NAMES) {
+			close(fd);
+			return JF_ERR_TOOBIG;
+		}
 		jf_strlcpy(c[n].name, name, sizeof(c[n].name));
 		c[n++].value = 0;
 	}
 	c[i].value += by;
+	return write_close(fd, c, n);
+}
+
+int
+jf_cli_stats_zero(const char *store_url, const char *prefix)
+{
+	counter_t c[STATS_MAX_NAMES];
+	size_t n = 0, i, k = 0;
+	int fd;
+
+	if ((fd = open_locked(store_url, c, &n)) < 0)
+		return fd;
 	for (i = 0; i < n; i++)
-		used += (size_t)snprintf(out + used, sizeof(out) - used, "%s %" PRIu64 "\n",
-		    c[i].name, c[i].value);
-	r = JF_ERR_IO;
-	if (pwrite(fd, out, used, 0) != (ssize_t)used || ftruncate(fd, (off_t)used) != 0)
-		goto out;
-	r = 0;
-out:
-	if (fd >= 0)
-		close(fd);      /* drops the lock */
-	return r;
+		if (strncmp(c[i].name, prefix, strlen(prefix)) != 0)
+			c[k++] = c[i];
+	return write_close(fd, c, k);
 }
 
 int

@@ -6,18 +6,19 @@
 # header is a miss (never a stale object); a source using __DATE__ skips
 # direct mode; warnings are replayed on a hit; -MD depfiles are written on
 # hits too; -g compiles in another directory miss unless the directory is
-# mapped away; each mode the farm cannot take (-E, -S, linking, several
-# sources, unsupported options, another compiler) runs the real compiler,
-# says why with -v and counts a fallback; a compile error keeps the
-# compiler's exit status and message; an unreachable store never fails
-# the build.
+# mapped away; each compile the cache cannot stand in for (-E, -S,
+# linking, several sources, unsupported options, another compiler) runs
+# the real compiler, says why with -v and counts a fallback by reason; a
+# compile error keeps the compiler's exit status and message; an
+# unreachable store never fails the build. (test_cc_env.sh has the
+# environment, depfile, stdout and control tests; test_cc_identity.sh the
+# byte-identity suite.)
 #
 # Part 2, a real project: Lua 5.4 from Debian's sources (fetch-lua.sh),
-# built with make CC="jitfarm-cc ..." (the front binary without LLVM,
-# which hands misses to jitfarm cc) three times: cold, again after make
-# clean (every compile a direct hit), and in a second checkout at another
-# path and depth (every compile a direct hit again). Each built lua must
-# pass smoke.lua.
+# built with make CC="jitfarm-cc ..." (the binary without LLVM) three
+# times: cold, again after make clean (every compile a direct hit), and in
+# a second checkout at another path and depth (every compile a direct hit
+# again). Each built lua must pass smoke.lua.
 set -u
 J="${JF_BIN:?}/jitfarm"
 JCC="${JF_BIN:?}/jitfarm-cc"
@@ -31,8 +32,9 @@ fails=0
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 bad() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; [ -f "$T/err" ] && sed 's/^/    # /' "$T/err" | tail -20; }
-# counter NAME: this store's cc counter (0 when absent)
-counter() { "$J" stat 2>/dev/null | awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }'; }
+# counter NAME: this store's cc counter (0 when absent); cc-fallbacks is
+# the sum of every cc-fallback-REASON
+counter() { "$J" stat 2>/dev/null | awk -v k="$1" '$1 == k || (k == "cc-fallbacks" && $1 ~ /^cc-fallback-/) { v += $2 } END { print v + 0 }'; }
 sanitizer_clean() {
 	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/err"; then
 		cat "$T/err"
@@ -106,9 +108,20 @@ run clang-19 main.o util.o -o prog
 check "rebuilt program sees the new header" sh -c "[ \"\$('$P/prog')\" = '43 43' ]"
 echo '#define ANSWER 42' >include/conf.h
 run $CC1 -c util.c -o util.o
-# the direct entry keeps the newest header set, the preprocessed entry
-# of the first compile still answers
-check "header changed back: a hit, not a recompile" grep -q "util.c: hit (" "$T/err"
+check "header changed back: the first object again" cmp -s util.o util.o.first
+# with --preprocessed, a direct miss tries preprocessor mode: the entry
+# of the first header set still answers
+CCP="$J cc -v --preprocessed clang-19 -O2 -Wall -Iinclude -DPP_MODE"
+run $CCP -c util.c -o util.o
+echo '#define ANSWER 43' >include/conf.h
+run $CCP -c util.c -o util.o
+echo '#define ANSWER 42' >include/conf.h
+p0=$(counter cc-preprocessed-hits)
+run $CCP -c util.c -o util.o
+check "--preprocessed: header changed back is a preprocessed hit" sh -c "grep -q 'util.c: hit (preprocessed)' '$T/err' && [ $(counter cc-preprocessed-hits) -eq $((p0 + 1)) ]"
+cp util.o util.o.pp
+run clang-19 -O2 -Wall -Iinclude -DPP_MODE -c util.c -o util.o.ref
+check "--preprocessed: the hit is clang's object" cmp -s util.o.pp util.o.ref
 
 # warnings are replayed on a hit
 run $CC1 -c warn.c -o warn.o
@@ -143,16 +156,20 @@ check "linking falls back" sh -c "[ $rc -eq 0 ] && grep -q 'linking' '$T/err' &&
 run $CC1 -c main.c util.c
 check "two sources fall back" sh -c "[ $rc -eq 0 ] && grep -q 'more than one source' '$T/err'"
 run $CC1 -fsanitize=address -c util.c -o util_asan.o
-check "sanitizer flag falls back" sh -c "[ $rc -eq 0 ] && grep -q 'sanitizer' '$T/err' && [ -s util_asan.o ]"
-run $CC1 -ffunction-sections -c util.c -o util_fs.o
-check "code generation option falls back" sh -c "[ $rc -eq 0 ] && grep -q 'code generation option' '$T/err'"
+check "sanitizer flag falls back (ignore lists are files the key does not cover)" sh -c "[ $rc -eq 0 ] && grep -q 'sanitizer' '$T/err' && [ -s util_asan.o ]"
+run $CC1 -g -gsplit-dwarf -c util.c -o util_sd.o
+check "split DWARF falls back (a second output)" sh -c "[ $rc -eq 0 ] && grep -q 'split DWARF' '$T/err' && [ -s util_sd.dwo ]"
+run $CC1 -march=native -c util.c -o util_n.o
+check "-march=native falls back (this machine's CPU)" sh -c "[ $rc -eq 0 ] && grep -q \"this machine's CPU\" '$T/err'"
+f1=$(counter cc-fallback-unknown-option)
 run $CC1 --some-unknown-flag -c util.c -o x.o
 check "unknown option falls back (and the compiler judges it)" sh -c "[ $rc -ne 0 ] && grep -q 'unsupported option --some-unknown-flag' '$T/err'"
 run "$J" cc -v gcc -O2 -Iinclude -c util.c -o util_gcc.o
 if command -v gcc >/dev/null 2>&1; then
 	check "another compiler falls back" sh -c "[ $rc -eq 0 ] && grep -q 'is not clang' '$T/err' && [ -s util_gcc.o ]"
 fi
-check "fallbacks counted" [ "$(counter cc-fallbacks)" -ge $((f0 + 7)) ]
+check "fallbacks counted" [ "$(counter cc-fallbacks)" -ge $((f0 + 8)) ]
+check "fallbacks counted by reason" [ "$(counter cc-fallback-unknown-option)" -eq $((f1 + 1)) ]
 
 # a compile error: the compiler's status and message, not a cache error
 e0=$(counter cc-errors)
@@ -165,14 +182,14 @@ check "compile error is not a cache error" [ "$(counter cc-errors)" -eq "$e0" ]
 run env JITFARM_STORE="redis://127.0.0.1:1/0" $CC1 -c util.c -o util_nostore.o
 check "unreachable store: the build still succeeds" sh -c "[ $rc -eq 0 ] && cmp -s util_nostore.o util.o.first"
 
-# jitfarm-cc, the front without LLVM: the same entries, the same fallbacks
+# jitfarm-cc, the binary without LLVM: the same entries, the same fallbacks
 rm -f util.o
 d0=$(counter cc-direct-hits)
 run "$JCC" -v clang-19 -O2 -Wall -Iinclude -c util.c -o util.o
 check "jitfarm-cc: a direct hit on jitfarm cc's entry" sh -c "grep -q 'util.c: hit (direct)' '$T/err' && cmp -s util.o util.o.first && [ $(counter cc-direct-hits) -eq $((d0 + 1)) ]"
 echo 'int front_only(void) { return 7; }' >front.c
 run "$JCC" -v clang-19 -O2 -c front.c -o front.o
-check "jitfarm-cc: a miss is compiled by jitfarm cc" sh -c "[ $rc -eq 0 ] && grep -q 'front.c: miss' '$T/err' && [ -s front.o ]"
+check "jitfarm-cc: a miss is compiled by clang" sh -c "[ $rc -eq 0 ] && grep -q 'front.c: miss' '$T/err' && [ -s front.o ]"
 run "$JCC" -v clang-19 -O2 -c front.c -o front.o
 check "jitfarm-cc: then a direct hit" grep -q "front.c: hit (direct)" "$T/err"
 run "$JCC" -v clang-19 main.c util.c -Iinclude -o prog3
@@ -180,26 +197,25 @@ check "jitfarm-cc: linking falls back by itself" sh -c "[ $rc -eq 0 ] && grep -q
 run "$JCC" -v clang-19 -O2 -c bad.c -o bad.o
 check "jitfarm-cc: a compile error keeps its status" sh -c "[ $rc -ne 0 ] && grep -q undeclared_thing '$T/err'"
 check "jitfarm-cc does not load LLVM" sh -c "! ldd '$JCC' | grep -q LLVM"
-
-# a farm: the miss's code generation runs on a master, the next compile
-# is a direct hit from the local store; a farm that is down costs nothing
-# but a local compile
-if [ -x "$JF_BIN/jitfarm-master" ]; then
-	mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	"$JF_BIN/jitfarm-master" --listen "127.0.0.1:$mport" --store "file://$T/farmstore" \
-		--workers 1 --log-level info >"$T/master.log" 2>&1 &
-	mpid=$!
+check "jitfarm-cc links no libcurl, hiredis or libcrypto (loaded when a store needs them)" \
+	sh -c "! ldd '$JCC' | grep -qE 'libcurl|hiredis|libcrypto'"
+# a Redis store: hiredis loaded on demand, entries readable by both binaries
+if command -v redis-server >/dev/null 2>&1; then
+	rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$T" \
+		>"$T/redis.log" 2>&1 &
+	rpid=$!
 	i=0
-	until curl -fs "http://127.0.0.1:$mport/readyz" >/dev/null 2>&1 || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
-	echo 'int farm_fn(int x) { return x * 3; }' >farm.c
-	run env JITFARM_FARM="http://127.0.0.1:$mport" "$JCC" -v clang-19 -O2 -c farm.c -o farm.o
-	check "farm: a miss is compiled on the master" sh -c "[ $rc -eq 0 ] && grep -q 'farm.c: miss' '$T/err' && grep -q 'route=compile status=200' '$T/master.log' && [ -s farm.o ]"
-	run env JITFARM_FARM="http://127.0.0.1:$mport" "$JCC" -v clang-19 -O2 -c farm.c -o farm2.o
-	check "farm: then a direct hit without the farm" sh -c "grep -q 'farm.c: hit (direct)' '$T/err' && cmp -s farm.o farm2.o && [ \$(grep -c 'route=compile' '$T/master.log') -eq 1 ]"
-	kill "$mpid"; wait "$mpid" 2>/dev/null
-	echo 'int farm_fn2(int x) { return x * 5; }' >farm2.c
-	run env JITFARM_FARM="http://127.0.0.1:$mport" "$JCC" -v clang-19 -O2 -c farm2.c -o farm3.o
-	check "farm down: compiled here, the build succeeds" sh -c "[ $rc -eq 0 ] && grep -q 'compiling here' '$T/err' && [ -s farm3.o ]"
+	until redis-cli -p "$rport" ping >/dev/null 2>&1 || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+	echo 'int redis_fn(int x) { return x - 4; }' >redis.c
+	RS="redis://127.0.0.1:$rport/0?prefix=jfcc"
+	run env JITFARM_STORE="$RS" "$JCC" -v clang-19 -O2 -c redis.c -o redis1.o
+	check "Redis store: a miss through jitfarm-cc" sh -c "[ $rc -eq 0 ] && grep -q 'redis.c: miss' '$T/err'"
+	run env JITFARM_STORE="$RS" "$JCC" -v clang-19 -O2 -c redis.c -o redis2.o
+	check "Redis store: then a direct hit, the same object" sh -c "grep -q 'redis.c: hit (direct)' '$T/err' && cmp -s redis1.o redis2.o"
+	run env JITFARM_STORE="$RS" "$J" cc -v clang-19 -O2 -c redis.c -o redis3.o
+	check "Redis store: jitfarm cc (OpenSSL's SHA-256) hits jitfarm-cc's entry" sh -c "grep -q 'redis.c: hit (direct)' '$T/err' && cmp -s redis1.o redis3.o"
+	kill "$rpid"; wait "$rpid" 2>/dev/null
 fi
 
 # -g: the working directory is in the debug info, so another directory
@@ -212,16 +228,23 @@ run $CC1 -g -c util.c -o util_g.o
 check "-g in another directory misses" grep -q "util.c: miss" "$T/err"
 run $CC1 -c util.c -o util.o
 check "without -g another directory hits" grep -q "util.c: hit (direct)" "$T/err"
-run $CC1 -g -fdebug-prefix-map="$T/p2/proj=." -c util.c -o util_gm.o
+# sharing -g objects across checkouts: a base directory and a prefix map
+run env JITFARM_CC_BASEDIR="$T" $CC1 -g -fdebug-prefix-map="$T/p2/proj=." -c util.c -o util_gm.o
 cd "$P" || exit 1
-run $CC1 -g -fdebug-prefix-map="$P=." -c util.c -o util_gm.o
+run env JITFARM_CC_BASEDIR="$T" $CC1 -g -fdebug-prefix-map="$P=." -c util.c -o util_gm.o
 check "-g with the directory mapped away hits" grep -q "util.c: hit (direct)" "$T/err"
-# absolute paths under the base directory are made relative
+# absolute paths: kept as given (clang's __FILE__), unless under a base
+# directory that is asked for, where they are made relative
 cd "$T/p2/proj" || exit 1
 run $CC1 -I"$T/p2/proj/include" -c "$T/p2/proj/util.c" -o util_abs.o
 cd "$P" || exit 1
 run $CC1 -I"$P/include" -c "$P/util.c" -o util_abs.o
-check "absolute paths under the base directory hit across checkouts" grep -q "hit (direct)" "$T/err"
+check "absolute paths without a base directory: another checkout misses" grep -q "util.c: miss" "$T/err"
+cd "$T/p2/proj" || exit 1
+run env JITFARM_CC_BASEDIR="$T" $CC1 -I"$T/p2/proj/include" -c "$T/p2/proj/util.c" -o util_abs.o
+cd "$P" || exit 1
+run env JITFARM_CC_BASEDIR="$T" $CC1 -I"$P/include" -c "$P/util.c" -o util_abs.o
+check "absolute paths under JITFARM_CC_BASEDIR hit across checkouts" grep -q "hit (direct)" "$T/err"
 
 # --- part 2: Lua 5.4 ------------------------------------------------------------
 LUA="$SRC/tests/cc/lua"
@@ -245,8 +268,12 @@ else
 			bad "$2: lua fails smoke.lua"; cat "$T/smoke.out"
 		fi
 	}
-	# copy LUA DIR: the sources only (whatever was built in LUA stays there)
-	copy_lua() { cp -r "$1" "$2" && rm -f "$2"/src/*.o "$2"/src/*.a "$2"/src/lua "$2"/src/luac; }
+	# copy_lua LUA DIR: a real copy (LUA is a symlink to a shared tree, which
+	# cp -r would copy as a link), then without what a build there left
+	copy_lua() {
+		mkdir -p "$2" && cp -R "$1/." "$2/" &&
+		    rm -f "$2"/src/*.o "$2"/src/*.a "$2"/src/lua "$2"/src/luac && [ ! -L "$2" ]
+	}
 	mkdir -p "$T/a"
 	copy_lua "$LUA" "$T/a/lua"
 	m0=$(counter cc-misses); d0=$(counter cc-direct-hits)

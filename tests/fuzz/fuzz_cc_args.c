@@ -83,7 +83,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (a.reason[0] == '\0') {
 		FZ_CHECK(a.src != NULL && a.out != NULL);
-		FZ_CHECK(strchr("0123sz", a.opt) != NULL && a.opt != '\0');
+		FZ_CHECK(!a.has_dep || a.dep_path != NULL);
+	} else {
+		FZ_CHECK(a.reason_slug[0] != '\0' &&
+		    memchr(a.reason_slug, '\0', sizeof(a.reason_slug)) != NULL);
 	}
 	jf_cc_args_free(&a);
 	free(buf);
