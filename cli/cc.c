@@ -54,6 +54,8 @@
 #include "storage/store.h"
 #include "cli/cli.h"
 #include "cli/cc.h"
+#include "cli/cc_args.h"
+#include "cli/cc_stats.h"
 #include "cli/cc_entry.h"
 #include "cli/cc_key.h"
 #include "cli/cc_run.h"

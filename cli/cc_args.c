@@ -26,7 +26,7 @@
 #include "jitfarm/error.h"
 #include "common/mem.h"
 #include "common/util.h"
-#include "cli/cc.h"
+#include "cli/cc_args.h"
 #include "cli/cc_path.h"
 
 /* How an option is spelled. */

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "common/key.h"
-#include "cli/cc.h"
+#include "cli/cc_args.h"
 
 #define JF_CC_IDENT_MAX 8192
 

@@ -6,7 +6,7 @@
 #ifndef JF_CLI_CC_RUN_H
 #define JF_CLI_CC_RUN_H
 
-#include "cli/cc.h"
+#include "cli/cc_args.h"
 
 /*
  * Run argv (argv[0] looked up in PATH) with extra environment entries

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "cli/cc.h"
+#include "cli/cc_stats.h"
 
 typedef struct cc_counts {
 	uint64_t direct, pp, miss, err, fallback;

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "jitfarm/error.h"
-#include "cli/cc.h"
+#include "cli/cc_args.h"
 #include "cli/cc_path.h"
 #include "fuzz.h"
 
