@@ -33,11 +33,13 @@
 #include <stddef.h>
 
 #include <stdlib.h>
+#include <string.h>
 
 #include <curl/curl.h>
 #include <hiredis/hiredis.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/pem.h>
 
 #include "cli/cc_sha256.h"
@@ -328,6 +330,27 @@ real_md(const EVP_MD *md)
 	if (md == NULL || !IS_SHA256(md))
 		return md;
 	return (*(void **)&sha = crypto_sym("EVP_sha256")) != NULL ? sha() : NULL;
+}
+
+/* The S3 signer's HMAC-SHA256 (store_sigv4.c), with the real digest. */
+unsigned char *
+HMAC(const EVP_MD *md, const void *key, int keylen, const unsigned char *d, size_t n,
+    unsigned char *out, unsigned int *outlen)
+{
+	unsigned char *(*real)(const EVP_MD *, const void *, int, const unsigned char *, size_t,
+	    unsigned char *, unsigned int *);
+	const EVP_MD *rmd = real_md(md);
+
+	if ((*(void **)&real = crypto_sym("HMAC")) == NULL || rmd == NULL)
+		return NULL;
+	return real(rmd, key, keylen, d, n, out, outlen);
+}
+
+/* Wiping secrets needs no library. */
+void
+OPENSSL_cleanse(void *p, size_t n)
+{
+	explicit_bzero(p, n);
 }
 
 int

@@ -1464,30 +1464,18 @@ END_TEST
 static Suite *
 suite(void)
 {
-	Suite *s = suite_create("master");
-	TCase *tc = tcase_create("master");
+	const TTest *tests[] = {
+		t_compile_hit_and_artifacts, t_wait0_and_unix_socket, t_errors,
+		t_failed_put_is_reported, t_singleflight, t_overload,
+		t_auth_scopes_and_reload, t_hostile_http, t_sigterm_drains,
+		t_help_and_config, t_signed_artifacts, t_events_stream_and_resume,
+		t_events_escape_manifest_strings, t_query_strict, t_ipv6_farm_url,
+		t_worker_killed, t_compile_timeout, t_two_masters_one_compile,
+		t_cli_against_farm, NULL
+	};
+	TCase *tc;
+	Suite *s = jft_suite("master", 120, tests, &tc);
 
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, t_compile_hit_and_artifacts);
-	tcase_add_test(tc, t_wait0_and_unix_socket);
-	tcase_add_test(tc, t_errors);
-	tcase_add_test(tc, t_failed_put_is_reported);
-	tcase_add_test(tc, t_singleflight);
-	tcase_add_test(tc, t_overload);
-	tcase_add_test(tc, t_auth_scopes_and_reload);
-	tcase_add_test(tc, t_hostile_http);
-	tcase_add_test(tc, t_sigterm_drains);
-	tcase_add_test(tc, t_help_and_config);
-	tcase_add_test(tc, t_signed_artifacts);
-	tcase_add_test(tc, t_events_stream_and_resume);
-	tcase_add_test(tc, t_events_escape_manifest_strings);
-	tcase_add_test(tc, t_query_strict);
-	tcase_add_test(tc, t_ipv6_farm_url);
-	tcase_add_test(tc, t_worker_killed);
-	tcase_add_test(tc, t_compile_timeout);
-	tcase_add_test(tc, t_two_masters_one_compile);
-	tcase_add_test(tc, t_cli_against_farm);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

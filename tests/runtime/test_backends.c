@@ -77,14 +77,12 @@ END_TEST
 static Suite *
 suite(void)
 {
-	Suite *s = suite_create("backends");
-	TCase *tc = tcase_create("backends");
+	const TTest *tests[] = {
+		test_redis, test_http, test_s3, NULL
+	};
+	TCase *tc;
+	Suite *s = jft_suite("backends", 120, tests, &tc);
 
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_redis);
-	tcase_add_test(tc, test_http);
-	tcase_add_test(tc, test_s3);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

@@ -307,16 +307,14 @@ END_TEST
 static Suite *
 suite(void)
 {
-	Suite *s = suite_create("farm");
-	TCase *tc = tcase_create("farm");
+	const TTest *tests[] = {
+		test_compile_once_and_push, test_failures_are_remembered, test_local_farm,
+		test_host_killed, NULL
+	};
+	TCase *tc;
+	Suite *s = jft_suite("farm", 120, tests, &tc);
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_compile_once_and_push);
-	tcase_add_test(tc, test_failures_are_remembered);
-	tcase_add_test(tc, test_local_farm);
-	tcase_add_test(tc, test_host_killed);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

@@ -446,17 +446,15 @@ END_TEST
 static Suite *
 suite(void)
 {
-	Suite *s = suite_create("map");
-	TCase *tc = tcase_create("core");
+	const TTest *tests[] = {
+		test_swap_storm, test_slots_recycle, test_out_of_slots, test_full_ring_drops,
+		NULL
+	};
+	TCase *tc;
+	Suite *s = jft_suite("map", 120, tests, &tc);
 
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_swap_storm);
-	tcase_add_test(tc, test_slots_recycle);
-	tcase_add_test(tc, test_out_of_slots);
-	tcase_add_test(tc, test_full_ring_drops);
 	if (getenv("JF_MAP_QUICK") == NULL)
 		tcase_add_test(tc, test_derive_grow);
-	suite_add_tcase(s, tc);
 	return s;
 }
 

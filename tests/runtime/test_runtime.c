@@ -496,23 +496,16 @@ END_TEST
 static Suite *
 suite(void)
 {
-	Suite *s = suite_create("runtime");
-	TCase *tc = tcase_create("file");
+	const TTest *tests[] = {
+		test_preload, test_push, test_signatures, test_promotion_exact,
+		test_compile_now_and_negative, test_eviction_frees_code, test_code_budget,
+		test_stats_concurrent, test_disabled_and_allocator, test_bad_target,
+		test_hot_table, NULL
+	};
+	TCase *tc;
+	Suite *s = jft_suite("runtime", 60, tests, &tc);
 
 	tcase_add_checked_fixture(tc, rt_setup, rt_teardown);
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, test_preload);
-	tcase_add_test(tc, test_push);
-	tcase_add_test(tc, test_signatures);
-	tcase_add_test(tc, test_promotion_exact);
-	tcase_add_test(tc, test_compile_now_and_negative);
-	tcase_add_test(tc, test_eviction_frees_code);
-	tcase_add_test(tc, test_code_budget);
-	tcase_add_test(tc, test_stats_concurrent);
-	tcase_add_test(tc, test_disabled_and_allocator);
-	tcase_add_test(tc, test_bad_target);
-	tcase_add_test(tc, test_hot_table);
-	suite_add_tcase(s, tc);
 	return s;
 }
 
