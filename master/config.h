@@ -29,6 +29,7 @@ typedef struct jf_mconfig {
 	int max_header_bytes;
 	uint64_t max_body_held;
 	int max_connections;
+	int conn_filter;
 	int fd_reserve;
 	int head_timeout_s;
 	int request_timeout_s;

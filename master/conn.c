@@ -49,6 +49,7 @@ typedef struct conn {
 	uint64_t t_open, t_head, t_body; /* ns */
 	size_t scanned;                 /* head bytes already searched */
 	struct evbuffer_cb_entry *outcb; /* an answer was queued */
+	struct event *wev;              /* the socket may take bytes */
 } conn_t;
 
 struct jf_conns {
@@ -342,21 +343,42 @@ filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
 	return evbuffer_get_length(src) > 0 ? BEV_NEED_MORE : BEV_OK;
 }
 
+/* The socket may take bytes: run the filter's output again, unless evhttp
+ * has already freed the filter (bufferevent_free clears its callbacks;
+ * its destruction, which frees this conn, may come later). */
+static void
+on_writable(evutil_socket_t fd, short what, void *arg)
+{
+	conn_t *k = arg;
+	bufferevent_data_cb r = NULL, w = NULL;
+	bufferevent_event_cb e = NULL;
+
+	(void)fd;
+	(void)what;
+	bufferevent_getcb(k->bev, &r, &w, &e, NULL);
+	if (r == NULL && w == NULL && e == NULL)
+		return;
+	bufferevent_flush(k->bev, EV_WRITE, BEV_FLUSH);
+}
+
 /* Wake the output filter on the next loop turn: evhttp queues an answer
  * before it enables writing, and a 2.1 filter does not process its
- * output when writing is enabled later. The wake-up is the socket
- * bufferevent's own deferred write callback, which the filter's
- * destruction cancels. */
+ * output when writing is enabled later. (A deferred trigger on the socket
+ * bufferevent would do, but 2.1 finalizes a bufferevent twice when one is
+ * pending as it is freed.) */
 static void
 on_out_added(struct evbuffer *b, const struct evbuffer_cb_info *info, void *arg)
 {
 	conn_t *k = arg;
-	struct bufferevent *u;
+	evutil_socket_t fd;
 
 	(void)b;
-	if (info->n_added > 0 && (u = bufferevent_get_underlying(k->bev)) != NULL)
-		bufferevent_trigger(u, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS |
-		    BEV_TRIG_DEFER_CALLBACKS);
+	if (info->n_added == 0 || (fd = bufferevent_getfd(k->bev)) < 0)
+		return;
+	if (k->wev == NULL &&
+	    (k->wev = event_new(k->cs->o.base, fd, EV_WRITE, on_writable, k)) == NULL)
+		return;
+	event_add(k->wev, NULL);
 }
 
 /*
@@ -400,6 +422,8 @@ conn_free(void *arg)
 	conn_t *k = arg;
 	jf_conns_t *cs = k->cs;
 
+	if (k->wev != NULL)
+		event_free(k->wev);
 	if (k->outcb != NULL)
 		evbuffer_remove_cb_entry(bufferevent_get_output(k->bev), k->outcb);
 	release(k);
@@ -547,9 +571,8 @@ on_accept_error(struct evconnlistener *lev, void *arg)
 void
 jf_conns_watch_listener(jf_conns_t *cs, struct evconnlistener *lev)
 {
-	if (lev != NULL)
+	if (cs != NULL && lev != NULL)
 		evconnlistener_set_error_cb(lev, on_accept_error);
-	(void)cs;
 }
 
 /* --- requests --------------------------------------------------------------------- */

@@ -720,6 +720,8 @@ conns_setup(jf_master_t *ms)
 {
 	jf_conns_opts_t o;
 
+	if (!ms->cfg.conn_filter)
+		return 0;
 	memset(&o, 0, sizeof(o));
 	o.base = ms->base;
 	o.verdict = head_verdict;

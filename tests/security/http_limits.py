@@ -78,7 +78,7 @@ class Master:
         self.proc = subprocess.Popen(
             [binary, "--listen", "127.0.0.1:%d" % self.port, "--store",
              "file://" + os.path.join(d, "store"), "--tokens", tokens,
-             "--workers", "1", "--drain-timeout", "5", "--log-level", "warn", "--name", name] + list(extra),
+             "--workers", "1", "--conn-filter", "1", "--drain-timeout", "5", "--log-level", "warn", "--name", name] + list(extra),
             stdout=self.logf, stderr=subprocess.STDOUT, env=env, preexec_fn=pre)
         deadline = time.time() + 30
         while time.time() < deadline:
