@@ -67,6 +67,24 @@ static const opt_t opts[] = {
 	  "read/write timeout of a client connection, against slow clients (default 30)" },
 	{ "max-header-bytes", O_INT, OFF(max_header_bytes), "N",
 	  "largest accepted request head (default 16384)" },
+	{ "max-body-held", O_U64, OFF(max_body_held), "N",
+	  "request-body bytes held at once over all requests; a body past it is\n"
+	  "503 with Retry-After before it is read (default 268435456)" },
+	{ "conn-filter", O_INT, OFF(conn_filter), "0|1",
+	  "1: read every request head before evhttp (token, limits and strict\n"
+	  "parsing before the body, connection cap, deadlines); not yet the\n"
+	  "default: it still crashes under the HTTP fuzzer (default 0)" },
+	{ "max-connections", O_INT, OFF(max_connections), "N",
+	  "client connections at once; lowered to the fd limit less --fd-reserve;\n"
+	  "past it the oldest idle one is closed, else 503 (default 1024)" },
+	{ "fd-reserve", O_INT, OFF(fd_reserve), "N",
+	  "fds kept free of client connections for workers and the store (default 64)" },
+	{ "head-timeout", O_INT, OFF(head_timeout_s), "SECONDS",
+	  "a request head must arrive within this once it began (default 10)" },
+	{ "request-timeout", O_INT, OFF(request_timeout_s), "SECONDS",
+	  "a request's head and body must arrive within this (default 300)" },
+	{ "min-rate", O_U64, OFF(min_rate), "BYTES/S",
+	  "slowest accepted body upload after its first seconds (default 16384)" },
 	{ "drain-timeout", O_INT, OFF(drain_timeout_s), "SECONDS",
 	  "on SIGTERM, how long in-flight compiles may finish (default 30)" },
 	{ "lease-ms", O_INT, OFF(lease_ms), "MS",
@@ -273,6 +291,12 @@ defaults(jf_mconfig_t *c)
 	c->max_header_bytes = 16384;
 	c->drain_timeout_s = 30;
 	c->quarantine_ttl_s = 600;
+	c->max_body_held = 256u << 20;
+	c->max_connections = 1024;
+	c->fd_reserve = 64;
+	c->head_timeout_s = 10;
+	c->request_timeout_s = 300;
+	c->min_rate = 16384;
 }
 
 /* The flags, last and strongest: --name value or --name=value. */
@@ -338,6 +362,14 @@ fill_unset(jf_mconfig_t *c, char *err, size_t errlen)
 		c->max_header_bytes = 1024;
 	if (c->max_request_bytes == 0)
 		c->max_request_bytes = 64u << 20;
+	if (c->max_body_held < c->max_request_bytes)
+		c->max_body_held = c->max_request_bytes;
+	if (c->max_connections == 0)
+		c->max_connections = 1024;
+	if (c->head_timeout_s == 0)
+		c->head_timeout_s = 10;
+	if (c->request_timeout_s == 0)
+		c->request_timeout_s = 300;
 	if (c->lease_ms == 0)
 		c->lease_ms = c->compile_timeout_s * 1000 + 10000;
 	return 0;

@@ -27,6 +27,13 @@ typedef struct jf_mconfig {
 	int store_threads;
 	int http_timeout_s;
 	int max_header_bytes;
+	uint64_t max_body_held;
+	int max_connections;
+	int conn_filter;
+	int fd_reserve;
+	int head_timeout_s;
+	int request_timeout_s;
+	uint64_t min_rate;
 	int drain_timeout_s;
 	int lease_ms;
 	int quarantine_ttl_s;

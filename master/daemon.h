@@ -24,6 +24,7 @@
 #include "worker/pool.h"
 #include "master/auth.h"
 #include "master/config.h"
+#include "master/conn.h"
 #include "master/events.h"
 #include "master/metrics.h"
 #include "master/reply.h"
@@ -39,6 +40,7 @@ typedef struct jf_master {
 	jf_mconfig_t cfg;
 	struct event_base *base;
 	struct evhttp *http;
+	jf_conns_t *conns;              /* the connection filter */
 	struct evhttp_bound_socket *bound[JF_MASTER_MAX_LISTEN];
 	int nbound;
 	jf_pool_t *pool;

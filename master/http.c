@@ -42,30 +42,139 @@
 #include "common/mem.h"
 #include "common/url.h"
 #include "common/util.h"
+#include "master/conn.h"
 #include "master/http.h"
 
 /* --- auth --------------------------------------------------------------------- */
+
+/* The scopes of an Authorization value: 0 for an unknown token, -1 for
+ * none at all (or not a bearer token). */
+static int
+token_scopes(jf_master_t *ms, const char *h, const char **name)
+{
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return -1;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return jf_auth_check(ms->auth, h, name);
+}
+
+/* The scope a route and method need, 0 for none, -1 for a method the
+ * route does not take; *route gets the route. */
+static int
+route_scope(const char *path, const char *method, int *route)
+{
+	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+
+	if (strcmp(path, "/v1/compile") == 0) {
+		*route = JF_ROUTE_COMPILE;
+		return strcmp(method, "POST") == 0 ? JF_SCOPE_COMPILE : -1;
+	}
+	if (strcmp(path, "/v1/artifacts") == 0 || strcmp(path, "/v1/artifacts/") == 0) {
+		*route = JF_ROUTE_LIST;
+		return get ? JF_SCOPE_READ : -1;
+	}
+	if (strncmp(path, "/v1/artifacts/", 14) == 0) {
+		*route = JF_ROUTE_ARTIFACT;
+		return get ? JF_SCOPE_READ : strcmp(method, "DELETE") == 0 ? JF_SCOPE_ADMIN : -1;
+	}
+	if (strcmp(path, "/v1/events") == 0) {
+		*route = JF_ROUTE_EVENTS;
+		return strcmp(method, "GET") == 0 ? JF_SCOPE_READ : -1;
+	}
+	*route = strcmp(path, "/metrics") == 0 ? JF_ROUTE_METRICS :
+	    strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 ? JF_ROUTE_HEALTH :
+	    JF_ROUTE_OTHER;
+	return *route == JF_ROUTE_OTHER || get ? 0 : -1;
+}
+
+/* The methods a route takes, for the Allow header of a 405. */
+static const char *
+route_allow(int route)
+{
+	switch (route) {
+	case JF_ROUTE_COMPILE:
+		return "POST";
+	case JF_ROUTE_ARTIFACT:
+		return "GET, HEAD, DELETE";
+	case JF_ROUTE_EVENTS:
+		return "GET";
+	default:
+		return "GET, HEAD";
+	}
+}
+
+static void
+reply_405(jf_master_t *ms, struct evhttp_request *req, int route, uint64_t t0)
+{
+	char msg[64];
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", route_allow(route));
+	snprintf(msg, sizeof(msg), "use %s", route_allow(route));
+	jf_reply_error(&ms->rp, req, route, t0, 405, JF_ERR_INVAL, NULL, msg);
+}
+
+/* The verdict on a request head, before evhttp reads any of its body
+ * (master/conn.h): the route's method and the token's scope. A token
+ * is checked again, with the request's parameters, when the whole
+ * request has arrived. */
+static int
+head_verdict(void *arg, const jf_conn_head_t *h, int *route)
+{
+	jf_master_t *ms = arg;
+	const char *name;
+	int need = route_scope(h->path, h->method, route), have;
+
+	if (need < 0)
+		return JF_REJ_METHOD;
+	if (need == 0 || ms->auth == NULL)
+		return JF_REJ_NONE;
+	if ((have = token_scopes(ms, h->authz, &name)) < 0)
+		return JF_REJ_NOTOKEN;
+	if (have == 0)
+		return JF_REJ_BADTOKEN;
+	return (have & need) == need ? JF_REJ_NONE : JF_REJ_SCOPE;
+}
+
+/* A request the connection filter refused: /.jf-reject/REASON/ROUTE. */
+static void
+handle_reject(jf_master_t *ms, struct evhttp_request *req, uint64_t t0, const char *p)
+{
+	int reason = atoi(p), route = JF_ROUTE_OTHER, st;
+	const char *slash = strchr(p, '/');
+
+	if (slash != NULL && atoi(slash + 1) >= 0 && atoi(slash + 1) < JF_ROUTE__N)
+		route = atoi(slash + 1);
+	st = jf_conn_reject_status(reason);
+	if (st == 405) {
+		reply_405(ms, req, route, t0);
+		return;
+	}
+	jf_reply_error(&ms->rp, req, route, t0, st,
+	    st == 401 || st == 403 ? JF_ERR_AUTH : st == 413 ? JF_ERR_TOOBIG :
+	    st == 503 ? JF_ERR_BUSY : st == 404 ? JF_ERR_NOTFOUND : JF_ERR_INVAL, NULL,
+	    jf_conn_reject_message(reason));
+}
 
 /* Check the bearer token for scope; answers 401/403 itself and returns 0
  * when the request must stop. */
 static int
 authorize(jf_master_t *ms, struct evhttp_request *req, int route, uint64_t t0, int scope)
 {
-	const char *h, *name;
+	const char *name;
 	int have;
 
 	if (ms->auth == NULL)
 		return 1;
-	h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
+	have = token_scopes(ms, evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Authorization"), &name);
+	if (have < 0) {
 		jf_reply_error(&ms->rp, req, route, t0, 401, JF_ERR_AUTH, NULL,
 		    "a bearer token is required");
 		return 0;
 	}
-	h += 7;
-	while (*h == ' ')
-		h++;
-	if ((have = jf_auth_check(ms->auth, h, &name)) == 0) {
+	if (have == 0) {
 		jf_reply_error(&ms->rp, req, route, t0, 401, JF_ERR_AUTH, NULL, "unknown token");
 		return 0;
 	}
@@ -459,8 +568,7 @@ handle_artifact(jf_master_t *ms, struct evhttp_request *req, uint64_t t0, const 
 	jf_key_t key;
 
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD && cmd != EVHTTP_REQ_DELETE) {
-		jf_reply_error(&ms->rp, req, JF_ROUTE_ARTIFACT, t0, 405, JF_ERR_INVAL, NULL,
-		    "use GET, HEAD or DELETE");
+		reply_405(ms, req, JF_ROUTE_ARTIFACT, t0);
 		return;
 	}
 	if (!authorize(ms, req, JF_ROUTE_ARTIFACT, t0,
@@ -540,24 +648,30 @@ on_request(struct evhttp_request *req, void *arg)
 		jf_reply_error(&ms->rp, req, JF_ROUTE_OTHER, t0, 400, JF_ERR_INVAL, NULL, "bad URI");
 		return;
 	}
+	if (strncmp(path, JF_CONN_REJECT_PATH, strlen(JF_CONN_REJECT_PATH)) == 0) {
+		handle_reject(ms, req, t0, path + strlen(JF_CONN_REJECT_PATH));
+		return;
+	}
 	if (strcmp(path, "/v1/compile") == 0) {
 		if (cmd != EVHTTP_REQ_POST)
-			jf_reply_error(&ms->rp, req, JF_ROUTE_COMPILE, t0, 405, JF_ERR_INVAL, NULL,
-			    "use POST");
+			reply_405(ms, req, JF_ROUTE_COMPILE, t0);
 		else
 			handle_compile(ms, req, t0);
 	} else if (strncmp(path, "/v1/artifacts/", 14) == 0) {
 		handle_artifact(ms, req, t0, path + 14);
 	} else if (strcmp(path, "/v1/artifacts") == 0 || strcmp(path, "/v1/artifacts/") == 0) {
 		if (!get)
-			jf_reply_error(&ms->rp, req, JF_ROUTE_LIST, t0, 405, JF_ERR_INVAL, NULL, "use GET");
+			reply_405(ms, req, JF_ROUTE_LIST, t0);
 		else if (authorize(ms, req, JF_ROUTE_LIST, t0, JF_SCOPE_READ))
 			store_request(ms, req, t0, JF_ROUTE_LIST, 'l', NULL);
 	} else if (strcmp(path, "/v1/events") == 0) {
 		if (cmd != EVHTTP_REQ_GET)
-			jf_reply_error(&ms->rp, req, JF_ROUTE_EVENTS, t0, 405, JF_ERR_INVAL, NULL, "use GET");
+			reply_405(ms, req, JF_ROUTE_EVENTS, t0);
 		else if (authorize(ms, req, JF_ROUTE_EVENTS, t0, JF_SCOPE_READ))
 			jf_events_serve(ms->ev, req, t0);
+	} else if ((strcmp(path, "/metrics") == 0 || strcmp(path, "/healthz") == 0 ||
+	    strcmp(path, "/readyz") == 0) && !get) {
+		reply_405(ms, req, JF_ROUTE_HEALTH, t0);
 	} else if (strcmp(path, "/metrics") == 0 && get) {
 		handle_metrics(ms, req, t0);
 	} else if (strcmp(path, "/healthz") == 0 && get) {
@@ -598,6 +712,7 @@ listen_unix(jf_master_t *ms, const char *path, char *err, size_t errlen)
 		close(fd);
 		return jf_seterr(err, errlen, JF_ERR_SYSTEM, "evhttp cannot accept on unix:%s", path);
 	}
+	jf_conns_watch_listener(ms->conns, evhttp_bound_socket_get_listener(bs));
 	ms->bound[ms->nbound++] = bs;
 	return 0;
 }
@@ -632,7 +747,45 @@ listen_tcp(jf_master_t *ms, const char *addr, char *err, size_t errlen)
 	    (ev_uint16_t)port)) == NULL)
 		return jf_seterr(err, errlen, JF_ERR_SYSTEM, "cannot listen on %s: %s", addr,
 		    strerror(errno));
+	jf_conns_watch_listener(ms->conns, evhttp_bound_socket_get_listener(bs));
 	ms->bound[ms->nbound++] = bs;
+	return 0;
+}
+
+static void
+on_reply_sent(void *arg, struct evhttp_request *req)
+{
+	jf_master_t *ms = arg;
+
+	jf_conns_request_done(ms->conns, req);
+}
+
+/* Every connection through the filter of master/conn.h. */
+static int
+conns_setup(jf_master_t *ms)
+{
+	jf_conns_opts_t o;
+
+	if (!ms->cfg.conn_filter)
+		return 0;
+	memset(&o, 0, sizeof(o));
+	o.base = ms->base;
+	o.verdict = head_verdict;
+	o.verdict_arg = ms;
+	o.max_header_bytes = (size_t)ms->cfg.max_header_bytes;
+	o.max_request_bytes = ms->cfg.max_request_bytes;
+	o.max_body_held = ms->cfg.max_body_held;
+	o.max_connections = ms->cfg.max_connections;
+	o.fd_reserve = ms->cfg.fd_reserve;
+	o.head_timeout_s = ms->cfg.head_timeout_s;
+	o.request_timeout_s = ms->cfg.request_timeout_s;
+	o.idle_timeout_s = ms->cfg.http_timeout_s;
+	o.min_rate = ms->cfg.min_rate;
+	if (jf_conns_create(&o, &ms->conns) != 0)
+		return JF_ERR_NOMEM;
+	jf_conns_attach(ms->conns, ms->http);
+	ms->rp.sent_fn = on_reply_sent;
+	ms->rp.sent_arg = ms;
 	return 0;
 }
 
@@ -650,6 +803,8 @@ jf_http_setup(jf_master_t *ms, char *err, size_t errlen)
 	evhttp_set_max_body_size(ms->http, (ev_ssize_t)ms->cfg.max_request_bytes);
 	evhttp_set_timeout_tv(ms->http, &tv);
 	evhttp_set_gencb(ms->http, on_request, ms);
+	if ((r = conns_setup(ms)) != 0)
+		return jf_seterr(err, errlen, r, "cannot set up the connection filter");
 	for (i = 0; i < ms->cfg.nlisten; i++) {
 		const char *a = ms->cfg.listen[i];
 

@@ -286,6 +286,8 @@ teardown(jf_master_t *ms)
 	ms->sched = NULL;
 	if (ms->http != NULL)
 		evhttp_free(ms->http);
+	jf_conns_free(ms->conns);
+	ms->conns = NULL;
 	if (ms->pool_ev != NULL)
 		event_free(ms->pool_ev);
 	if (ms->drain_ev != NULL)

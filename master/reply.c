@@ -66,9 +66,10 @@ on_sent(struct evhttp_request *req, void *arg)
 {
 	jf_reply_t *rp = arg;
 
-	(void)req;
 	if (rp->sending > 0)
 		rp->sending--;
+	if (rp->sent_fn != NULL)
+		rp->sent_fn(rp->sent_arg, req);
 	if (rp->idle_fn != NULL)
 		rp->idle_fn(rp->idle_arg);
 }

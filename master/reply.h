@@ -25,6 +25,9 @@ typedef struct jf_reply {
 	unsigned sending;               /* answers not yet fully written */
 	void (*idle_fn)(void *arg);     /* an answer was fully written */
 	void *idle_arg;
+	/* an answer to req was fully written (before idle_fn) */
+	void (*sent_fn)(void *arg, struct evhttp_request *req);
+	void *sent_arg;
 } jf_reply_t;
 
 /* The HTTP status for a jf_err from a compile or the store. */
