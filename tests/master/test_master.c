@@ -39,6 +39,7 @@
 #include "master.h"
 #include "servers.h"
 #include "sse.h"
+#include "http.h"
 #include "support.h"
 
 static const char add_ll[] =
@@ -77,102 +78,20 @@ master_check_exit(pid_t pid, const char *logpath)
 	ck_assert_msg(jft_master_reap(pid, logpath, why, sizeof(why)) == 0, "%s", why);
 }
 
-/* A plain HTTP request with libcurl; returns the status, body in *out. */
-typedef struct hbuf {
-	char *p;
-	size_t n;
-	char hdrs[4096];
-	size_t hn;
-} hbuf_t;
-
-static size_t
-hb_write(char *p, size_t s, size_t nm, void *arg)
-{
-	hbuf_t *b = arg;
-	char *np = realloc(b->p, b->n + s * nm + 1);
-
-	if (np == NULL)
-		return 0;
-	b->p = np;
-	memcpy(b->p + b->n, p, s * nm);
-	b->n += s * nm;
-	b->p[b->n] = '\0';
-	return s * nm;
-}
-
-static size_t
-hb_header(char *p, size_t s, size_t nm, void *arg)
-{
-	hbuf_t *b = arg;
-	size_t n = s * nm;
-
-	if (b->hn + n < sizeof(b->hdrs)) {
-		memcpy(b->hdrs + b->hn, p, n);
-		b->hn += n;
-		b->hdrs[b->hn] = '\0';
-	}
-	return n;
-}
-
-static long
-http(const char *method, const char *url, const void *body, size_t len, const char *token,
-    hbuf_t *out)
-{
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = NULL;
-	char auth[256];
-	long status = 0;
-
-	memset(out, 0, sizeof(*out));
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, hb_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, hb_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
-	h = curl_slist_append(h, "Expect:");
-	if (token != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-		h = curl_slist_append(h, auth);
-	}
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	if (strcmp(method, "HEAD") == 0)
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	else if (strcmp(method, "GET") != 0)
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	if (body != NULL) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	}
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	return status;
-}
-
-static void
-hb_free(hbuf_t *b)
-{
-	free(b->p);
-	b->p = NULL;
-}
-
 /* The value of one metric line "name value" (exact name with labels). */
 static double
 metric(const master_t *m, const char *name)
 {
 	char url[256], pat[256], *p;
-	hbuf_t b;
+	jft_resp_t b;
 	double v = -1;
 
 	snprintf(url, sizeof(url), "%s/metrics", m->url);
-	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 200);
+	ck_assert_int_eq(jft_http("GET", url, NULL, 0, NULL, &b), 200);
 	snprintf(pat, sizeof(pat), "\n%s ", name);
-	if ((p = strstr(b.p, pat)) != NULL)
+	if ((p = strstr(b.body, pat)) != NULL)
 		v = strtod(p + strlen(pat), NULL);
-	hb_free(&b);
+	jft_resp_free(&b);
 	return v;
 }
 
@@ -220,7 +139,7 @@ START_TEST(t_compile_hit_and_artifacts)
 	uint8_t *blob;
 	size_t len;
 	uint64_t size;
-	hbuf_t b;
+	jft_resp_t b;
 
 	master_start(&m, "m-basic", NULL);
 	f = farm(&m, NULL);
@@ -249,9 +168,9 @@ START_TEST(t_compile_hit_and_artifacts)
 	/* the listing names it */
 	jf_key_hex(&r1.key, hex);
 	snprintf(url, sizeof(url), "%s/v1/artifacts", m.url);
-	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 200);
-	ck_assert_ptr_nonnull(strstr(b.p, hex));
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("GET", url, NULL, 0, NULL, &b), 200);
+	ck_assert_ptr_nonnull(strstr(b.body, hex));
+	jft_resp_free(&b);
 
 	ck_assert_int_eq(metric(&m, "jitfarm_compiles_total{result=\"ok\"}"), 1);
 	ck_assert_int_eq(metric(&m, "jitfarm_cache_hits_total"), 1);
@@ -264,12 +183,12 @@ START_TEST(t_compile_hit_and_artifacts)
 
 	/* health */
 	snprintf(url, sizeof(url), "%s/healthz", m.url);
-	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 200);
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("GET", url, NULL, 0, NULL, &b), 200);
+	jft_resp_free(&b);
 	snprintf(url, sizeof(url), "%s/readyz", m.url);
-	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 200);
-	ck_assert_ptr_nonnull(strstr(b.p, "\"ready\":true"));
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("GET", url, NULL, 0, NULL, &b), 200);
+	ck_assert_ptr_nonnull(strstr(b.body, "\"ready\":true"));
+	jft_resp_free(&b);
 
 	jf_farm_result_free(&r1);
 	jf_farm_result_free(&r2);
@@ -334,7 +253,7 @@ START_TEST(t_errors)
 	master_t m;
 	const char *extra[] = { "--max-request-bytes", "4096", NULL };
 	char url[512], *big;
-	hbuf_t b;
+	jft_resp_t b;
 	jf_farm_t *f;
 	jf_farm_result_t r;
 	jf_farm_compile_t c = { 0 };
@@ -363,38 +282,38 @@ START_TEST(t_errors)
 
 	/* bad and unknown parameters, empty body */
 	snprintf(url, sizeof(url), "%s/v1/compile?opt=7", m.url);
-	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), NULL, &b), 400);
-	ck_assert_ptr_nonnull(strstr(b.p, "\"error\":\"invalid\""));
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), NULL, &b), 400);
+	ck_assert_ptr_nonnull(strstr(b.body, "\"error\":\"invalid\""));
+	jft_resp_free(&b);
 	snprintf(url, sizeof(url), "%s/v1/compile?optt=2", m.url);
-	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), NULL, &b), 400);
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), NULL, &b), 400);
+	jft_resp_free(&b);
 	snprintf(url, sizeof(url), "%s/v1/compile?program=abc", m.url);
-	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), NULL, &b), 400);
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), NULL, &b), 400);
+	jft_resp_free(&b);
 	snprintf(url, sizeof(url), "%s/v1/compile?wait=1", m.url);
-	ck_assert_int_eq(http("POST", url, "", 0, NULL, &b), 400);
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("POST", url, "", 0, NULL, &b), 400);
+	jft_resp_free(&b);
 	/* too large */
 	big = malloc(8192);
 	memset(big, ';', 8192);
 	snprintf(url, sizeof(url), "%s/v1/compile", m.url);
-	ck_assert_int_eq(http("POST", url, big, 8192, NULL, &b), 413);
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("POST", url, big, 8192, NULL, &b), 413);
+	jft_resp_free(&b);
 	free(big);
 	/* wrong methods, paths, keys */
-	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 405);
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("GET", url, NULL, 0, NULL, &b), 405);
+	jft_resp_free(&b);
 	snprintf(url, sizeof(url), "%s/v1/artifacts/xyz", m.url);
-	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 400);
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("GET", url, NULL, 0, NULL, &b), 400);
+	jft_resp_free(&b);
 	snprintf(url, sizeof(url), "%s/v1/artifacts/%064d", m.url, 0);
-	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 404);
-	ck_assert_ptr_nonnull(strstr(b.p, "\"error\":\"not_found\""));
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("GET", url, NULL, 0, NULL, &b), 404);
+	ck_assert_ptr_nonnull(strstr(b.body, "\"error\":\"not_found\""));
+	jft_resp_free(&b);
 	snprintf(url, sizeof(url), "%s/nothing/here", m.url);
-	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 404);
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("GET", url, NULL, 0, NULL, &b), 404);
+	jft_resp_free(&b);
 
 	/* still fine */
 	ck_assert_msg(compile_ns(f, "ok", &r, err, sizeof(err)) == 0, "%s", err);
@@ -509,7 +428,7 @@ START_TEST(t_overload)
 	pthread_t th[NOV];
 	sfarg_t a[NOV];
 	char url[256];
-	hbuf_t b;
+	jft_resp_t b;
 	int i, ok = 0, busy = 0;
 	uint64_t t;
 
@@ -526,8 +445,8 @@ START_TEST(t_overload)
 	metric_wait(&m, "jitfarm_rejected_total", 1);
 	snprintf(url, sizeof(url), "%s/healthz", m.url);
 	t = jf_now_ns();
-	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 200);
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("GET", url, NULL, 0, NULL, &b), 200);
+	jft_resp_free(&b);
 	ck_assert_msg(jf_now_ns() - t < 2000000000ull, "healthz took too long under load");
 	for (i = 0; i < NOV; i++)
 		pthread_join(th[i], NULL);
@@ -562,7 +481,7 @@ START_TEST(t_auth_scopes_and_reload)
 	    "admintoken123 admin ops\n";
 	jf_farm_t *f;
 	jf_farm_result_t r;
-	hbuf_t b;
+	jft_resp_t b;
 	jf_key_t key;
 
 	snprintf(tokpath, sizeof(tokpath), "%s/tokens", d);
@@ -573,13 +492,13 @@ START_TEST(t_auth_scopes_and_reload)
 	master_start(&m, "m-auth", extra);
 
 	snprintf(url, sizeof(url), "%s/v1/compile", m.url);
-	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), NULL, &b), 401);
-	ck_assert_ptr_nonnull(strstr(b.p, "\"error\":\"auth\""));
-	hb_free(&b);
-	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), "wrongtoken999", &b), 401);
-	hb_free(&b);
-	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), "readtoken123", &b), 403);
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), NULL, &b), 401);
+	ck_assert_ptr_nonnull(strstr(b.body, "\"error\":\"auth\""));
+	jft_resp_free(&b);
+	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), "wrongtoken999", &b), 401);
+	jft_resp_free(&b);
+	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), "readtoken123", &b), 403);
+	jft_resp_free(&b);
 
 	f = farm(&m, "compiletoken1");
 	ck_assert_msg(compile_ns(f, "a", &r, err, sizeof(err)) == 0, "%s", err);
@@ -598,8 +517,8 @@ START_TEST(t_auth_scopes_and_reload)
 	jf_farm_close(f);
 	/* metrics and health stay open */
 	snprintf(url, sizeof(url), "%s/metrics", m.url);
-	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 200);
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("GET", url, NULL, 0, NULL, &b), 200);
+	jft_resp_free(&b);
 
 	/* SIGHUP reloads: the compile token goes, a new one comes */
 	toks = "readtoken123 read\nnewcompile99 compile\n";
@@ -612,16 +531,16 @@ START_TEST(t_auth_scopes_and_reload)
 			usleep(20000);
 	}
 	snprintf(url, sizeof(url), "%s/v1/compile", m.url);
-	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), "compiletoken1", &b), 401);
-	hb_free(&b);
-	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), "newcompile99", &b), 200);
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), "compiletoken1", &b), 401);
+	jft_resp_free(&b);
+	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), "newcompile99", &b), 200);
+	jft_resp_free(&b);
 	/* a broken file keeps the old table */
 	ck_assert_int_eq(jft_write(tokpath, "x\n", 2), 0);
 	kill(m.pid, SIGHUP);
 	usleep(300000);
-	ck_assert_int_eq(http("POST", url, add_ll, strlen(add_ll), "newcompile99", &b), 200);
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), "newcompile99", &b), 200);
+	jft_resp_free(&b);
 	master_stop(&m);
 	jft_rmtree(d);
 	free(d);
@@ -677,7 +596,7 @@ START_TEST(t_hostile_http)
 	const char *extra[] = { "--http-timeout", "1", "--max-header-bytes", "4096", NULL };
 	char first[256], *huge, url[256];
 	int fd, slow;
-	hbuf_t b;
+	jft_resp_t b;
 	size_t i;
 
 	master_start(&m, "m-hostile", extra);
@@ -705,8 +624,8 @@ START_TEST(t_hostile_http)
 	 * and meanwhile everyone else is served */
 	slow = raw_connect(m.port);
 	ck_assert_int_eq(jf_write_full(slow, "GET /healthz HTTP/1.1\r\nHost: x\r\n", 32), 0);
-	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 200);
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("GET", url, NULL, 0, NULL, &b), 200);
+	jft_resp_free(&b);
 	ck_assert(raw_wait_close(slow, 4000, first, sizeof(first)));
 	close(slow);
 
@@ -716,8 +635,8 @@ START_TEST(t_hostile_http)
 	ck_assert(raw_wait_close(fd, 3000, first, sizeof(first)));
 	close(fd);
 
-	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 200);
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("GET", url, NULL, 0, NULL, &b), 200);
+	jft_resp_free(&b);
 	ck_assert_int_eq(kill(m.pid, 0), 0);
 	master_stop(&m);
 }
@@ -1065,9 +984,9 @@ END_TEST
 
 /* The key the master answered with, from the X-Jitfarm-Key header. */
 static void
-key_header(const hbuf_t *b, char hex[65])
+key_header(const jft_resp_t *b, char hex[65])
 {
-	const char *p = strcasestr(b->hdrs, "X-Jitfarm-Key: ");
+	const char *p = strcasestr(b->headers, "X-Jitfarm-Key: ");
 
 	ck_assert_ptr_nonnull(p);
 	ck_assert(sscanf(p + 15, "%64s", hex) == 1);
@@ -1079,26 +998,26 @@ static void
 query_post(const master_t *m, const char *query, long want, const char *what, char *hex)
 {
 	char url[512];
-	hbuf_t b;
+	jft_resp_t b;
 	long st;
 
 	snprintf(url, sizeof(url), "%s/v1/compile?%s", m->url, query);
-	st = http("POST", url, add_ll, strlen(add_ll), NULL, &b);
-	ck_assert_msg(st == want, "?%s: %ld, not %ld (%s)", query, st, want, b.p ? b.p : "");
+	st = jft_http("POST", url, add_ll, strlen(add_ll), NULL, &b);
+	ck_assert_msg(st == want, "?%s: %ld, not %ld (%s)", query, st, want, b.body ? b.body : "");
 	if (what != NULL)
-		ck_assert_msg(strstr(b.p, what) != NULL || strcasestr(b.hdrs, what) != NULL,
-		    "?%s: no \"%s\" in %s", query, what, b.p);
+		ck_assert_msg(strstr(b.body, what) != NULL || strcasestr(b.headers, what) != NULL,
+		    "?%s: no \"%s\" in %s", query, what, b.body);
 	if (hex != NULL)
 		key_header(&b, hex);
 	if (want != 200) {
 		json_t *j = NULL;
 
 		/* the error body is JSON even when the message quotes the request */
-		ck_assert_msg(jf_json_parse(b.p, b.n, &j, NULL, 0) == 0, "%s", b.p);
+		ck_assert_msg(jf_json_parse(b.body, b.len, &j, NULL, 0) == 0, "%s", b.body);
 		ck_assert_str_eq(json_string_value(json_object_get(j, "error")), "invalid");
 		json_decref(j);
 	}
-	hb_free(&b);
+	jft_resp_free(&b);
 }
 
 START_TEST(t_query_strict)
@@ -1223,7 +1142,7 @@ START_TEST(t_worker_killed)
 	int nz, i, j, kills = 0;
 	uint64_t end;
 	char url[256];
-	hbuf_t b;
+	jft_resp_t b;
 
 	master_start(&m, "m-kill", extra);
 	a.m = &m;
@@ -1253,8 +1172,8 @@ START_TEST(t_worker_killed)
 	ck_assert_msg(a.rc != 0 && a.status == 422, "rc %d status %d: %s", a.rc, a.status, a.err);
 	/* the master survives and serves */
 	snprintf(url, sizeof(url), "%s/healthz", m.url);
-	ck_assert_int_eq(http("GET", url, NULL, 0, NULL, &b), 200);
-	hb_free(&b);
+	ck_assert_int_eq(jft_http("GET", url, NULL, 0, NULL, &b), 200);
+	jft_resp_free(&b);
 	ck_assert_int_ge(metric(&m, "jitfarm_worker_crashes_total"), 1);
 	free((char *)a.ir);
 

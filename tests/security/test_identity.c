@@ -19,7 +19,7 @@
 #include "master.h"
 #include "support.h"
 
-#include "sectest.h"
+#include "http.h"
 
 static const char victim_ll[] =
     "define i32 @victim_add(i32 %a, i32 %b) {\n"
@@ -76,13 +76,13 @@ victim_id(char hex[JF_KEY_HEX_LEN + 1])
 
 static long
 compile(const char *token, const char *ns, const char *program, const char *ll,
-    jst_resp_t *r)
+    jft_resp_t *r)
 {
 	char url[8400];
 
 	snprintf(url, sizeof(url), "%s/v1/compile?namespace=%s%s%s", m.url, ns,
 	    program != NULL ? "&program=" : "", program != NULL ? program : "");
-	return jst_http("POST", url, ll, strlen(ll), token, r);
+	return jft_http("POST", url, ll, strlen(ll), token, r);
 }
 
 /* The store holds no entry at all. */
@@ -90,20 +90,20 @@ static int
 store_empty(void)
 {
 	char url[4400];
-	jst_resp_t r;
+	jft_resp_t r;
 	int empty;
 
 	snprintf(url, sizeof(url), "%s/v1/artifacts", m.url);
-	ck_assert_int_eq(jst_http("GET", url, NULL, 0, "readtoken123", &r), 200);
+	ck_assert_int_eq(jft_http("GET", url, NULL, 0, "readtoken123", &r), 200);
 	empty = r.len == 0 || strspn(r.body, " \n[]{}") == r.len ||
 	    strstr(r.body, "\"artifacts\":[]") != NULL;
-	jst_free(&r);
+	jft_resp_free(&r);
 	return empty;
 }
 
 /* The answer holds the victim's code and not the attacker's. */
 static void
-assert_victim_code(const jst_resp_t *r)
+assert_victim_code(const jft_resp_t *r)
 {
 	jf_artifact_t a;
 	char err[256];
@@ -124,33 +124,33 @@ START_TEST(t_poisoning_refused)
 {
 	char vid[JF_KEY_HEX_LEN + 1], own[JF_KEY_HEX_LEN + 1];
 	jf_key_t k;
-	jst_resp_t r;
+	jft_resp_t r;
 
 	start();
 	victim_id(vid);
 	/* a compile-only client sends its IR under the victim's id */
 	ck_assert_int_eq(compile("compiletoken1", "evm", vid, evil_ll, &r), 403);
 	ck_assert_msg(strstr(r.body, "publish") != NULL, "the 403 names the scope: %s", r.body);
-	jst_free(&r);
+	jft_resp_free(&r);
 	ck_assert_int_eq(compile("compileevm01", "evm", vid, evil_ll, &r), 403);
-	jst_free(&r);
+	jft_resp_free(&r);
 	ck_assert(store_empty());
 	/* its own IR under its own content id, or without an id: fine */
 	ck_assert_int_eq(jf_program_id_from_ir(evil_ll, strlen(evil_ll), &k), 0);
 	jf_key_hex(&k, own);
 	ck_assert_int_eq(compile("compiletoken1", "evm", own, evil_ll, &r), 200);
-	jst_free(&r);
+	jft_resp_free(&r);
 	ck_assert_int_eq(compile("compiletoken1", "evm", NULL, evil_ll, &r), 200);
-	jst_free(&r);
+	jft_resp_free(&r);
 	/* the publisher binds the victim's id: a miss (nothing was planted),
 	 * and the consumer gets the victim's code */
 	ck_assert_int_eq(compile("publishevm01", "evm", vid, victim_ll, &r), 200);
 	ck_assert_msg(strstr(r.headers, "X-Jitfarm-Cache: miss") != NULL, "%s", r.headers);
 	assert_victim_code(&r);
-	jst_free(&r);
+	jft_resp_free(&r);
 	/* the attacker asking again still cannot get anything for that id */
 	ck_assert_int_eq(compile("compiletoken1", "evm", vid, evil_ll, &r), 403);
-	jst_free(&r);
+	jft_resp_free(&r);
 	stop();
 }
 END_TEST
@@ -159,7 +159,7 @@ START_TEST(t_delete_and_republish)
 {
 	char vid[JF_KEY_HEX_LEN + 1], key[JF_KEY_HEX_LEN + 1], url[4400];
 	const char *h;
-	jst_resp_t r;
+	jft_resp_t r;
 
 	start();
 	victim_id(vid);
@@ -167,22 +167,22 @@ START_TEST(t_delete_and_republish)
 	ck_assert((h = strstr(r.headers, "X-Jitfarm-Key: ")) != NULL);
 	memcpy(key, h + 15, JF_KEY_HEX_LEN);
 	key[JF_KEY_HEX_LEN] = '\0';
-	jst_free(&r);
+	jft_resp_free(&r);
 	snprintf(url, sizeof(url), "%s/v1/artifacts/%s", m.url, key);
-	ck_assert_int_lt(jst_http("DELETE", url, NULL, 0, "admintoken123", &r), 300);
-	jst_free(&r);
-	ck_assert_int_eq(jst_http("GET", url, NULL, 0, "readtoken123", &r), 404);
-	jst_free(&r);
+	ck_assert_int_lt(jft_http("DELETE", url, NULL, 0, "admintoken123", &r), 300);
+	jft_resp_free(&r);
+	ck_assert_int_eq(jft_http("GET", url, NULL, 0, "readtoken123", &r), 404);
+	jft_resp_free(&r);
 	/* the id is free again: a compile client still cannot bind it */
 	ck_assert_int_eq(compile("compiletoken1", "evm", vid, evil_ll, &r), 403);
-	jst_free(&r);
-	ck_assert_int_eq(jst_http("GET", url, NULL, 0, "readtoken123", &r), 404);
-	jst_free(&r);
+	jft_resp_free(&r);
+	ck_assert_int_eq(jft_http("GET", url, NULL, 0, "readtoken123", &r), 404);
+	jft_resp_free(&r);
 	ck_assert(store_empty());
 	/* the publisher republishes; the entry holds the victim's code */
 	ck_assert_int_eq(compile("publishevm01", "evm", vid, victim_ll, &r), 200);
 	assert_victim_code(&r);
-	jst_free(&r);
+	jft_resp_free(&r);
 	stop();
 }
 END_TEST
@@ -190,7 +190,7 @@ END_TEST
 START_TEST(t_publisher_limited_to_namespace)
 {
 	char vid[JF_KEY_HEX_LEN + 1];
-	jst_resp_t r;
+	jft_resp_t r;
 
 	start();
 	victim_id(vid);
@@ -198,32 +198,32 @@ START_TEST(t_publisher_limited_to_namespace)
 	ck_assert_int_eq(compile("publishevm01", "wasm", vid, evil_ll, &r), 403);
 	ck_assert_msg(strstr(r.body, "publish") != NULL && strstr(r.body, "wasm") != NULL,
 	    "%s", r.body);
-	jst_free(&r);
+	jft_resp_free(&r);
 	/* nor, in another namespace, compile at all (publish:evm is only evm) */
 	ck_assert_int_eq(compile("publishevm01", "wasm", NULL, evil_ll, &r), 403);
-	jst_free(&r);
+	jft_resp_free(&r);
 	/* compile:evm is limited the same way */
 	ck_assert_int_eq(compile("compileevm01", "wasm", NULL, evil_ll, &r), 403);
 	ck_assert_msg(strstr(r.body, "compile") != NULL, "%s", r.body);
-	jst_free(&r);
+	jft_resp_free(&r);
 	ck_assert(store_empty());
 	ck_assert_int_eq(compile("compileevm01", "evm", NULL, evil_ll, &r), 200);
-	jst_free(&r);
+	jft_resp_free(&r);
 	/* a namespace-limited token has none of the global read routes */
 	{
 		char url[4400];
 
 		snprintf(url, sizeof(url), "%s/v1/artifacts", m.url);
-		ck_assert_int_eq(jst_http("GET", url, NULL, 0, "compileevm01", &r), 403);
-		jst_free(&r);
+		ck_assert_int_eq(jft_http("GET", url, NULL, 0, "compileevm01", &r), 403);
+		jft_resp_free(&r);
 	}
 	/* admin implies publish everywhere; read cannot compile */
 	ck_assert_int_eq(compile("admintoken123", "wasm", vid, victim_ll, &r), 200);
-	jst_free(&r);
+	jft_resp_free(&r);
 	ck_assert_int_eq(compile("readtoken123", "evm", NULL, victim_ll, &r), 403);
-	jst_free(&r);
+	jft_resp_free(&r);
 	ck_assert_int_eq(compile("unknowntoken9", "evm", NULL, victim_ll, &r), 401);
-	jst_free(&r);
+	jft_resp_free(&r);
 	stop();
 }
 END_TEST

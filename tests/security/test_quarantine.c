@@ -16,7 +16,7 @@
 #include "master.h"
 #include "support.h"
 
-#include "sectest.h"
+#include "http.h"
 
 static const char victim_ll[] =
     "define i32 @victim_add(i32 %a, i32 %b) {\n"
@@ -36,7 +36,7 @@ START_TEST(t_targeted_quarantine)
 	jft_master_opts_t o = { 0 };
 	char url[8400], vid[JF_KEY_HEX_LEN + 1], why[512];
 	jf_key_t k;
-	jst_resp_t r;
+	jft_resp_t r;
 	long st;
 
 	/* an open master: the caller may name any id (as a publisher could) */
@@ -45,22 +45,22 @@ START_TEST(t_targeted_quarantine)
 	jf_key_hex(&k, vid);
 	snprintf(url, sizeof(url), "%s/v1/compile?namespace=evm&program=%s", m.url, vid);
 	/* the crash and its retry quarantine the crashing IR */
-	st = jst_http("POST", url, crash_ll, strlen(crash_ll), NULL, &r);
+	st = jft_http("POST", url, crash_ll, strlen(crash_ll), NULL, &r);
 	ck_assert_msg(st == 422, "crash answered %ld: %s", st, r.body);
-	jst_free(&r);
-	st = jst_http("POST", url, crash_ll, strlen(crash_ll), NULL, &r);
+	jft_resp_free(&r);
+	st = jft_http("POST", url, crash_ll, strlen(crash_ll), NULL, &r);
 	ck_assert_msg(st == 422 && strstr(r.body, "quarantin") != NULL,
 	    "the crashing IR is quarantined: %ld %s", st, r.body);
-	jst_free(&r);
+	jft_resp_free(&r);
 	/* the victim's own IR under its id is not refused */
-	st = jst_http("POST", url, victim_ll, strlen(victim_ll), NULL, &r);
+	st = jft_http("POST", url, victim_ll, strlen(victim_ll), NULL, &r);
 	ck_assert_msg(st == 200, "the victim's compile answered %ld: %s", st, r.body);
-	jst_free(&r);
+	jft_resp_free(&r);
 	/* nor under another id, nor without one */
 	snprintf(url, sizeof(url), "%s/v1/compile?namespace=evm", m.url);
-	st = jst_http("POST", url, victim_ll, strlen(victim_ll), NULL, &r);
+	st = jft_http("POST", url, victim_ll, strlen(victim_ll), NULL, &r);
 	ck_assert_msg(st == 200, "answered %ld: %s", st, r.body);
-	jst_free(&r);
+	jft_resp_free(&r);
 	ck_assert_msg(jft_master_stop(&m, why, sizeof(why)) == 0, "%s", why);
 }
 END_TEST

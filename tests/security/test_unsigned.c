@@ -21,7 +21,7 @@
 #include "master.h"
 #include "support.h"
 
-#include "sectest.h"
+#include "http.h"
 
 static const char add_ll[] =
     "define i32 @add(i32 %a, i32 %b) {\n"
@@ -79,7 +79,7 @@ START_TEST(t_unsigned_and_foreign_blobs_replaced)
 	jft_master_t m;
 	jf_artifact_t a;
 	jf_key_t key;
-	jst_resp_t r;
+	jft_resp_t r;
 	const char *h;
 	int round;
 
@@ -94,7 +94,7 @@ START_TEST(t_unsigned_and_foreign_blobs_replaced)
 	extra[1] = priv;
 	ck_assert_msg(jft_master_start(&m, "m-unsigned", &o) == 0, "master did not start");
 	snprintf(url, sizeof(url), "%s/v1/compile", m.url);
-	ck_assert_int_eq(jst_http("POST", url, add_ll, strlen(add_ll), NULL, &r), 200);
+	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), NULL, &r), 200);
 	ck_assert((h = strstr(r.headers, "X-Jitfarm-Key: ")) != NULL);
 	{
 		char hex[JF_KEY_HEX_LEN + 1];
@@ -108,8 +108,8 @@ START_TEST(t_unsigned_and_foreign_blobs_replaced)
 		 * round 1: one signed by a key this master does not trust */
 		plant(m.store, &key, (const uint8_t *)r.body, r.len, round == 0 ? NULL : other);
 		ck_assert(!stored_verifies(m.store, &key, vk));
-		jst_free(&r);
-		ck_assert_int_eq(jst_http("POST", url, add_ll, strlen(add_ll), NULL, &r), 200);
+		jft_resp_free(&r);
+		ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), NULL, &r), 200);
 		ck_assert_msg(strstr(r.headers, "X-Jitfarm-Cache: miss") != NULL,
 		    "round %d: a planted blob was served as a hit: %s", round, r.headers);
 		ck_assert_msg(jf_blob_decode((const uint8_t *)r.body, r.len, vk, &a, err,
@@ -118,11 +118,11 @@ START_TEST(t_unsigned_and_foreign_blobs_replaced)
 		jf_artifact_free(&a);
 		ck_assert_msg(stored_verifies(m.store, &key, vk), "round %d: not replaced", round);
 		/* and now it is a hit */
-		jst_free(&r);
-		ck_assert_int_eq(jst_http("POST", url, add_ll, strlen(add_ll), NULL, &r), 200);
+		jft_resp_free(&r);
+		ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), NULL, &r), 200);
 		ck_assert_msg(strstr(r.headers, "X-Jitfarm-Cache: hit") != NULL, "%s", r.headers);
 	}
-	jst_free(&r);
+	jft_resp_free(&r);
 	ck_assert_msg(jft_master_stop(&m, why, sizeof(why)) == 0, "%s", why);
 	jf_key_free_pkey(vk);
 	jf_key_free_pkey(other);

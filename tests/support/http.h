@@ -1,27 +1,28 @@
 /*
- * sectest.h - the HTTP client the security tests share: one request
+ * http.h - the HTTP client the tests share (master, security): one request
  * through libcurl with an optional bearer token, the answer's status,
  * headers and body.
  */
-#ifndef JF_TEST_SECTEST_H
-#define JF_TEST_SECTEST_H
+#ifndef JFT_HTTP_H
+#define JFT_HTTP_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
 
-typedef struct jst_resp {
+typedef struct jft_resp {
 	char *body;                     /* NUL-terminated, len bytes before it */
 	size_t len;
 	char headers[8192];
 	size_t hn;
-} jst_resp_t;
+} jft_resp_t;
 
 static inline size_t
-jst_body_cb(char *p, size_t s, size_t nm, void *arg)
+jft_body_cb(char *p, size_t s, size_t nm, void *arg)
 {
-	jst_resp_t *r = arg;
+	jft_resp_t *r = arg;
 	size_t n = s * nm;
 	char *nb = realloc(r->body, r->len + n + 1);
 
@@ -35,9 +36,9 @@ jst_body_cb(char *p, size_t s, size_t nm, void *arg)
 }
 
 static inline size_t
-jst_head_cb(char *p, size_t s, size_t nm, void *arg)
+jft_head_cb(char *p, size_t s, size_t nm, void *arg)
 {
-	jst_resp_t *r = arg;
+	jft_resp_t *r = arg;
 	size_t n = s * nm;
 
 	if (r->hn + n < sizeof(r->headers)) {
@@ -49,10 +50,10 @@ jst_head_cb(char *p, size_t s, size_t nm, void *arg)
 }
 
 /* One request; returns the HTTP status (0 when none came). r->body is
- * never NULL afterwards; free with jst_free. */
+ * never NULL afterwards; free with jft_resp_free. */
 static inline long
-jst_http(const char *method, const char *url, const void *body, size_t len,
-    const char *token, jst_resp_t *r)
+jft_http(const char *method, const char *url, const void *body, size_t len,
+    const char *token, jft_resp_t *r)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
@@ -64,9 +65,9 @@ jst_http(const char *method, const char *url, const void *body, size_t len,
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, jst_body_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, jft_body_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, jst_head_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, jft_head_cb);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
 	h = curl_slist_append(h, "Expect:");
 	if (token != NULL) {
@@ -74,7 +75,9 @@ jst_http(const char *method, const char *url, const void *body, size_t len,
 		h = curl_slist_append(h, auth);
 	}
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	if (strcmp(method, "GET") != 0)
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	else if (strcmp(method, "GET") != 0)
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (body != NULL) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -88,7 +91,7 @@ jst_http(const char *method, const char *url, const void *body, size_t len,
 }
 
 static inline void
-jst_free(jst_resp_t *r)
+jft_resp_free(jft_resp_t *r)
 {
 	free(r->body);
 	r->body = NULL;
