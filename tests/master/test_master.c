@@ -42,11 +42,6 @@
 #include "http.h"
 #include "support.h"
 
-static const char add_ll[] =
-    "define i32 @add(i32 %a, i32 %b) {\n"
-    "  %c = add i32 %a, %b\n"
-    "  ret i32 %c\n"
-    "}\n";
 
 typedef jft_master_t master_t;
 
@@ -121,7 +116,7 @@ farm(const master_t *m, const char *token)
 static int
 compile_ns(jf_farm_t *f, const char *ns, jf_farm_result_t *res, char *err, size_t errlen)
 {
-	jf_farm_compile_t c = { .ir = (const uint8_t *)add_ll, .ir_len = strlen(add_ll) };
+	jf_farm_compile_t c = { .ir = (const uint8_t *)jft_add_ll, .ir_len = strlen(jft_add_ll) };
 
 	ck_assert_int_eq(jf_spec_set(&c.spec, ns, NULL, NULL, NULL, NULL, '2', err, errlen), 0);
 	return jf_farm_compile(f, &c, res, err, errlen);
@@ -203,7 +198,7 @@ START_TEST(t_wait0_and_unix_socket)
 	jf_farm_t *f, *fu;
 	jf_farm_opts_t o = { 0 };
 	jf_farm_result_t r;
-	jf_farm_compile_t c = { .ir = (const uint8_t *)add_ll, .ir_len = strlen(add_ll),
+	jf_farm_compile_t c = { .ir = (const uint8_t *)jft_add_ll, .ir_len = strlen(jft_add_ll),
 		.spec.ns = "w0", .nowait = 1 };
 	char err[1024], sock[600], lis[620];
 	int i, got = JF_ERR_NOTFOUND;
@@ -274,22 +269,22 @@ START_TEST(t_errors)
 	ck_assert_int_lt(jf_farm_compile(f, &c, &r, err, sizeof(err)), 0);
 	ck_assert_int_eq(r.status, 400);
 	/* an unknown target */
-	c.ir = (const uint8_t *)add_ll;
-	c.ir_len = strlen(add_ll);
+	c.ir = (const uint8_t *)jft_add_ll;
+	c.ir_len = strlen(jft_add_ll);
 	jf_strlcpy(c.spec.cpu, "nosuchcpu", sizeof(c.spec.cpu));
 	ck_assert_int_eq(jf_farm_compile(f, &c, &r, err, sizeof(err)), JF_ERR_TARGET);
 	ck_assert_int_eq(r.status, 400);
 
 	/* bad and unknown parameters, empty body */
 	snprintf(url, sizeof(url), "%s/v1/compile?opt=7", m.url);
-	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), NULL, &b), 400);
+	ck_assert_int_eq(jft_http("POST", url, jft_add_ll, strlen(jft_add_ll), NULL, &b), 400);
 	ck_assert_ptr_nonnull(strstr(b.body, "\"error\":\"invalid\""));
 	jft_resp_free(&b);
 	snprintf(url, sizeof(url), "%s/v1/compile?optt=2", m.url);
-	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), NULL, &b), 400);
+	ck_assert_int_eq(jft_http("POST", url, jft_add_ll, strlen(jft_add_ll), NULL, &b), 400);
 	jft_resp_free(&b);
 	snprintf(url, sizeof(url), "%s/v1/compile?program=abc", m.url);
-	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), NULL, &b), 400);
+	ck_assert_int_eq(jft_http("POST", url, jft_add_ll, strlen(jft_add_ll), NULL, &b), 400);
 	jft_resp_free(&b);
 	snprintf(url, sizeof(url), "%s/v1/compile?wait=1", m.url);
 	ck_assert_int_eq(jft_http("POST", url, "", 0, NULL, &b), 400);
@@ -492,12 +487,12 @@ START_TEST(t_auth_scopes_and_reload)
 	master_start(&m, "m-auth", extra);
 
 	snprintf(url, sizeof(url), "%s/v1/compile", m.url);
-	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), NULL, &b), 401);
+	ck_assert_int_eq(jft_http("POST", url, jft_add_ll, strlen(jft_add_ll), NULL, &b), 401);
 	ck_assert_ptr_nonnull(strstr(b.body, "\"error\":\"auth\""));
 	jft_resp_free(&b);
-	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), "wrongtoken999", &b), 401);
+	ck_assert_int_eq(jft_http("POST", url, jft_add_ll, strlen(jft_add_ll), "wrongtoken999", &b), 401);
 	jft_resp_free(&b);
-	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), "readtoken123", &b), 403);
+	ck_assert_int_eq(jft_http("POST", url, jft_add_ll, strlen(jft_add_ll), "readtoken123", &b), 403);
 	jft_resp_free(&b);
 
 	f = farm(&m, "compiletoken1");
@@ -531,15 +526,15 @@ START_TEST(t_auth_scopes_and_reload)
 			usleep(20000);
 	}
 	snprintf(url, sizeof(url), "%s/v1/compile", m.url);
-	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), "compiletoken1", &b), 401);
+	ck_assert_int_eq(jft_http("POST", url, jft_add_ll, strlen(jft_add_ll), "compiletoken1", &b), 401);
 	jft_resp_free(&b);
-	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), "newcompile99", &b), 200);
+	ck_assert_int_eq(jft_http("POST", url, jft_add_ll, strlen(jft_add_ll), "newcompile99", &b), 200);
 	jft_resp_free(&b);
 	/* a broken file keeps the old table */
 	ck_assert_int_eq(jft_write(tokpath, "x\n", 2), 0);
 	kill(m.pid, SIGHUP);
 	usleep(300000);
-	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), "newcompile99", &b), 200);
+	ck_assert_int_eq(jft_http("POST", url, jft_add_ll, strlen(jft_add_ll), "newcompile99", &b), 200);
 	jft_resp_free(&b);
 	master_stop(&m);
 	jft_rmtree(d);
@@ -992,7 +987,7 @@ key_header(const jft_resp_t *b, char hex[65])
 	ck_assert(sscanf(p + 15, "%64s", hex) == 1);
 }
 
-/* POST add_ll to /v1/compile?query: the status must be want, and the
+/* POST jft_add_ll to /v1/compile?query: the status must be want, and the
  * body must name what (when given); the key header goes to hex (when given). */
 static void
 query_post(const master_t *m, const char *query, long want, const char *what, char *hex)
@@ -1002,7 +997,7 @@ query_post(const master_t *m, const char *query, long want, const char *what, ch
 	long st;
 
 	snprintf(url, sizeof(url), "%s/v1/compile?%s", m->url, query);
-	st = jft_http("POST", url, add_ll, strlen(add_ll), NULL, &b);
+	st = jft_http("POST", url, jft_add_ll, strlen(jft_add_ll), NULL, &b);
 	ck_assert_msg(st == want, "?%s: %ld, not %ld (%s)", query, st, want, b.body ? b.body : "");
 	if (what != NULL)
 		ck_assert_msg(strstr(b.body, what) != NULL || strcasestr(b.headers, what) != NULL,
@@ -1147,7 +1142,7 @@ START_TEST(t_worker_killed)
 	master_start(&m, "m-kill", extra);
 	a.m = &m;
 	/* the test build's workers hang on this marker until killed */
-	if (asprintf((char **)&a.ir, "%s; jitfarm-test-fault: hang\n", add_ll) < 0)
+	if (asprintf((char **)&a.ir, "%s; jitfarm-test-fault: hang\n", jft_add_ll) < 0)
 		ck_abort();
 	a.len = strlen(a.ir);
 	ck_assert_int_eq(pthread_create(&th, NULL, slow_thread, &a), 0);
@@ -1184,7 +1179,7 @@ START_TEST(t_worker_killed)
 		jf_farm_result_t r;
 		char *ir, err[1024];
 
-		if (asprintf(&ir, "%s; jitfarm-test-fault: segv\n", add_ll) < 0)
+		if (asprintf(&ir, "%s; jitfarm-test-fault: segv\n", jft_add_ll) < 0)
 			ck_abort();
 		c.ir = (const uint8_t *)ir;
 		c.ir_len = strlen(ir);
@@ -1213,7 +1208,7 @@ START_TEST(t_compile_timeout)
 
 	master_start(&m, "m-timeout", extra);
 	f = farm(&m, NULL);
-	if (asprintf(&ir, "%s; jitfarm-test-fault: hang\n", add_ll) < 0)
+	if (asprintf(&ir, "%s; jitfarm-test-fault: hang\n", jft_add_ll) < 0)
 		ck_abort();
 	c.ir = (const uint8_t *)ir;
 	c.ir_len = strlen(ir);
@@ -1285,7 +1280,7 @@ START_TEST(t_cli_against_farm)
 	snprintf(o1, sizeof(o1), "%s/a.o", d);
 	snprintf(o2, sizeof(o2), "%s/b.o", d);
 	snprintf(tok, sizeof(tok), "%s/tokens", d);
-	ck_assert_int_eq(jft_write(in, add_ll, strlen(add_ll)), 0);
+	ck_assert_int_eq(jft_write(in, jft_add_ll, strlen(jft_add_ll)), 0);
 	ck_assert_int_eq(jft_write(tok, toks, strlen(toks)), 0);
 	extra[0] = "--tokens";
 	extra[1] = tok;
@@ -1324,7 +1319,7 @@ START_TEST(t_cli_against_farm)
 
 	/* IR on a pipe ("-"): the same key, a hit, the same object */
 	argv[6] = (char *)"-";
-	st = jft_run(argv, add_ll, strlen(add_ll), &out, &err);
+	st = jft_run(argv, jft_add_ll, strlen(jft_add_ll), &out, &err);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s", err);
 	ck_assert_msg(strstr(err, "cache: hit") != NULL && strstr(err, hex) != NULL, "%s", err);
 	free(out);

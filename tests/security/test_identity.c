@@ -21,11 +21,6 @@
 
 #include "http.h"
 
-static const char victim_ll[] =
-    "define i32 @victim_add(i32 %a, i32 %b) {\n"
-    "  %c = add i32 %a, %b\n"
-    "  ret i32 %c\n"
-    "}\n";
 static const char evil_ll[] =
     "define i32 @evil_sub(i32 %a, i32 %b) {\n"
     "  %c = sub i32 %a, %b\n"
@@ -144,7 +139,7 @@ START_TEST(t_poisoning_refused)
 	jft_resp_free(&r);
 	/* the publisher binds the victim's id: a miss (nothing was planted),
 	 * and the consumer gets the victim's code */
-	ck_assert_int_eq(compile("publishevm01", "evm", vid, victim_ll, &r), 200);
+	ck_assert_int_eq(compile("publishevm01", "evm", vid, jft_victim_ll, &r), 200);
 	ck_assert_msg(strstr(r.headers, "X-Jitfarm-Cache: miss") != NULL, "%s", r.headers);
 	assert_victim_code(&r);
 	jft_resp_free(&r);
@@ -163,7 +158,7 @@ START_TEST(t_delete_and_republish)
 
 	start();
 	victim_id(vid);
-	ck_assert_int_eq(compile("publishevm01", "evm", vid, victim_ll, &r), 200);
+	ck_assert_int_eq(compile("publishevm01", "evm", vid, jft_victim_ll, &r), 200);
 	ck_assert((h = strstr(r.headers, "X-Jitfarm-Key: ")) != NULL);
 	memcpy(key, h + 15, JF_KEY_HEX_LEN);
 	key[JF_KEY_HEX_LEN] = '\0';
@@ -180,7 +175,7 @@ START_TEST(t_delete_and_republish)
 	jft_resp_free(&r);
 	ck_assert(store_empty());
 	/* the publisher republishes; the entry holds the victim's code */
-	ck_assert_int_eq(compile("publishevm01", "evm", vid, victim_ll, &r), 200);
+	ck_assert_int_eq(compile("publishevm01", "evm", vid, jft_victim_ll, &r), 200);
 	assert_victim_code(&r);
 	jft_resp_free(&r);
 	stop();
@@ -218,11 +213,11 @@ START_TEST(t_publisher_limited_to_namespace)
 		jft_resp_free(&r);
 	}
 	/* admin implies publish everywhere; read cannot compile */
-	ck_assert_int_eq(compile("admintoken123", "wasm", vid, victim_ll, &r), 200);
+	ck_assert_int_eq(compile("admintoken123", "wasm", vid, jft_victim_ll, &r), 200);
 	jft_resp_free(&r);
-	ck_assert_int_eq(compile("readtoken123", "evm", NULL, victim_ll, &r), 403);
+	ck_assert_int_eq(compile("readtoken123", "evm", NULL, jft_victim_ll, &r), 403);
 	jft_resp_free(&r);
-	ck_assert_int_eq(compile("unknowntoken9", "evm", NULL, victim_ll, &r), 401);
+	ck_assert_int_eq(compile("unknowntoken9", "evm", NULL, jft_victim_ll, &r), 401);
 	jft_resp_free(&r);
 	stop();
 }

@@ -18,11 +18,6 @@
 
 #include "http.h"
 
-static const char victim_ll[] =
-    "define i32 @victim_add(i32 %a, i32 %b) {\n"
-    "  %c = add i32 %a, %b\n"
-    "  ret i32 %c\n"
-    "}\n";
 static const char crash_ll[] =
     "; jitfarm-test-fault: segv\n"
     "define i32 @victim_add(i32 %a, i32 %b) {\n"
@@ -53,12 +48,12 @@ START_TEST(t_targeted_quarantine)
 	    "the crashing IR is quarantined: %ld %s", st, r.body);
 	jft_resp_free(&r);
 	/* the victim's own IR under its id is not refused */
-	st = jft_http("POST", url, victim_ll, strlen(victim_ll), NULL, &r);
+	st = jft_http("POST", url, jft_victim_ll, strlen(jft_victim_ll), NULL, &r);
 	ck_assert_msg(st == 200, "the victim's compile answered %ld: %s", st, r.body);
 	jft_resp_free(&r);
 	/* nor under another id, nor without one */
 	snprintf(url, sizeof(url), "%s/v1/compile?namespace=evm", m.url);
-	st = jft_http("POST", url, victim_ll, strlen(victim_ll), NULL, &r);
+	st = jft_http("POST", url, jft_victim_ll, strlen(jft_victim_ll), NULL, &r);
 	ck_assert_msg(st == 200, "answered %ld: %s", st, r.body);
 	jft_resp_free(&r);
 	ck_assert_msg(jft_master_stop(&m, why, sizeof(why)) == 0, "%s", why);

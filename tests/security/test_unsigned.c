@@ -23,11 +23,6 @@
 
 #include "http.h"
 
-static const char add_ll[] =
-    "define i32 @add(i32 %a, i32 %b) {\n"
-    "  %c = add i32 %a, %b\n"
-    "  ret i32 %c\n"
-    "}\n";
 
 /* Re-encode blob signed with sk (NULL: unsigned) and put it under key. */
 static void
@@ -94,7 +89,7 @@ START_TEST(t_unsigned_and_foreign_blobs_replaced)
 	extra[1] = priv;
 	ck_assert_msg(jft_master_start(&m, "m-unsigned", &o) == 0, "master did not start");
 	snprintf(url, sizeof(url), "%s/v1/compile", m.url);
-	ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), NULL, &r), 200);
+	ck_assert_int_eq(jft_http("POST", url, jft_add_ll, strlen(jft_add_ll), NULL, &r), 200);
 	ck_assert((h = strstr(r.headers, "X-Jitfarm-Key: ")) != NULL);
 	{
 		char hex[JF_KEY_HEX_LEN + 1];
@@ -109,7 +104,7 @@ START_TEST(t_unsigned_and_foreign_blobs_replaced)
 		plant(m.store, &key, (const uint8_t *)r.body, r.len, round == 0 ? NULL : other);
 		ck_assert(!stored_verifies(m.store, &key, vk));
 		jft_resp_free(&r);
-		ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), NULL, &r), 200);
+		ck_assert_int_eq(jft_http("POST", url, jft_add_ll, strlen(jft_add_ll), NULL, &r), 200);
 		ck_assert_msg(strstr(r.headers, "X-Jitfarm-Cache: miss") != NULL,
 		    "round %d: a planted blob was served as a hit: %s", round, r.headers);
 		ck_assert_msg(jf_blob_decode((const uint8_t *)r.body, r.len, vk, &a, err,
@@ -119,7 +114,7 @@ START_TEST(t_unsigned_and_foreign_blobs_replaced)
 		ck_assert_msg(stored_verifies(m.store, &key, vk), "round %d: not replaced", round);
 		/* and now it is a hit */
 		jft_resp_free(&r);
-		ck_assert_int_eq(jft_http("POST", url, add_ll, strlen(add_ll), NULL, &r), 200);
+		ck_assert_int_eq(jft_http("POST", url, jft_add_ll, strlen(jft_add_ll), NULL, &r), 200);
 		ck_assert_msg(strstr(r.headers, "X-Jitfarm-Cache: hit") != NULL, "%s", r.headers);
 	}
 	jft_resp_free(&r);

@@ -345,3 +345,15 @@ jft_suite(const char *name, int timeout_s, const TTest *const *tests, TCase **tc
 		*tcp = tc;
 	return s;
 }
+
+const char jft_add_ll[] =
+    "define i32 @add(i32 %a, i32 %b) {\n"
+    "  %c = add i32 %a, %b\n"
+    "  ret i32 %c\n"
+    "}\n";
+
+const char jft_victim_ll[] =
+    "define i32 @victim_add(i32 %a, i32 %b) {\n"
+    "  %c = add i32 %a, %b\n"
+    "  ret i32 %c\n"
+    "}\n";

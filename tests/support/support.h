@@ -54,4 +54,9 @@ struct Suite *jft_suite(const char *name, int timeout_s, const struct TTest *con
 uint8_t *jft_read(const char *path, size_t *len);
 int jft_write(const char *path, const void *data, size_t len);
 
+/* Small valid IR the tests compile: @add, and a different function a
+ * "victim" program is made of. */
+extern const char jft_add_ll[];
+extern const char jft_victim_ll[];
+
 #endif
