@@ -66,6 +66,17 @@ typedef struct jf_cli_backend {
  * over first thing (a binary without one gets no usage lines). */
 void jf_cli_set_commands(const jf_cli_cmd_t *table);
 
+/* `ls` and `stat`, the same for a store and a farm: count each entry and,
+ * when printing, write "KEY BYTES TRIPLE CPU OLEVEL" (the manifest read
+ * from blob, "? ? ?" when there is none or it does not decode). Takes
+ * blob (NULL or jf_free memory) and frees it. */
+typedef struct jf_cli_ls {
+	int print;
+	uint64_t entries, bytes;
+} jf_cli_ls_t;
+void jf_cli_ls_add(jf_cli_ls_t *ls, const jf_key_t *k, uint64_t size, uint8_t *blob,
+    size_t len);
+
 /* The program name for messages ("jitfarm"). */
 extern const char *jf_cli_prog;
 

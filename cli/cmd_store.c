@@ -177,33 +177,19 @@ out:
 
 typedef struct ls_ctx {
 	jf_store_t *s;
-	int print;
-	uint64_t entries, bytes;
+	jf_cli_ls_t ls;
 } ls_ctx_t;
 
 static int
 ls_one(const jf_store_entry_t *e, void *arg)
 {
 	ls_ctx_t *c = arg;
-	char hex[JF_KEY_HEX_LEN + 1], err[256];
 	uint8_t *blob = NULL;
 	size_t len = 0;
-	jf_manifest_t m;
 
-	c->entries++;
-	c->bytes += e->size;
-	if (!c->print)
-		return 0;
-	jf_key_hex(&e->key, hex);
-	if (jf_store_get_raw(c->s, &e->key, &blob, &len) == 0 &&
-	    jf_blob_peek(blob, len, &m, err, sizeof(err)) == 0) {
-		printf("%s %" PRIu64 " %s %s O%c\n", hex, (uint64_t)len, m.target.triple,
-		    m.target.cpu, m.target.opt);
-		jf_manifest_free(&m);
-	} else {
-		printf("%s %" PRIu64 " ? ? ?\n", hex, e->size);
-	}
-	jf_free(blob);
+	if (c->ls.print)
+		(void)jf_store_get_raw(c->s, &e->key, &blob, &len);
+	jf_cli_ls_add(&c->ls, &e->key, e->size, blob, len);
 	return 0;
 }
 
@@ -220,7 +206,7 @@ jf_cmd_ls(int argc, char **argv)
 		return jf_cli_usage("ls");
 	if (open_store(a.store, 1, &c.s, url, sizeof(url)) != 0)
 		goto out;
-	c.print = 1;
+	c.ls.print = 1;
 	if ((r = jf_store_list(c.s, ls_one, &c)) != 0) {
 		jf_cli_err("cannot list %s: %s", url, jf_store_errstr(c.s));
 		goto out;
@@ -276,8 +262,8 @@ jf_cmd_stat(int argc, char **argv)
 		goto out;
 	}
 	printf("store      %s\n", url);
-	printf("entries    %" PRIu64 "\n", c.entries);
-	printf("bytes      %" PRIu64 "\n", c.bytes);
+	printf("entries    %" PRIu64 "\n", c.ls.entries);
+	printf("bytes      %" PRIu64 "\n", c.ls.bytes);
 	/* the usual counters always show (0 before they first happen), then
 	 * any others that commands have added */
 	if (jf_cli_stats_read(url, stat_counter, &sc) != 0)

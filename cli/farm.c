@@ -167,41 +167,28 @@ out:
 
 typedef struct lsctx {
 	jf_farm_t *f;
-	int print;
-	uint64_t entries, bytes;
+	jf_cli_ls_t ls;
 } lsctx_t;
 
 static int
 ls_one(const jf_key_t *k, uint64_t size, void *arg)
 {
 	lsctx_t *c = arg;
-	char hex[JF_KEY_HEX_LEN + 1], err[256];
+	char err[256];
 	uint8_t *blob = NULL;
 	size_t len = 0;
-	jf_manifest_t m;
 
-	c->entries++;
-	c->bytes += size;
-	if (!c->print)
-		return 0;
-	jf_key_hex(k, hex);
 	/* the same columns as a local `ls`: the manifest says the target */
-	if (jf_farm_get(c->f, k, &blob, &len, err, sizeof(err)) == 0 &&
-	    jf_blob_peek(blob, len, &m, err, sizeof(err)) == 0) {
-		printf("%s %" PRIu64 " %s %s O%c\n", hex, (uint64_t)len, m.target.triple,
-		    m.target.cpu, m.target.opt);
-		jf_manifest_free(&m);
-	} else {
-		printf("%s %" PRIu64 " ? ? ?\n", hex, size);
-	}
-	jf_free(blob);
+	if (c->ls.print)
+		(void)jf_farm_get(c->f, k, &blob, &len, err, sizeof(err));
+	jf_cli_ls_add(&c->ls, k, size, blob, len);
 	return 0;
 }
 
 static int
 farm_ls(jf_farm_t *f, const char *url, int argc, int print)
 {
-	lsctx_t c = { .f = f, .print = print };
+	lsctx_t c = { .f = f, .ls = { .print = print } };
 	char err[1024];
 
 	if (argc > 1)
@@ -212,8 +199,8 @@ farm_ls(jf_farm_t *f, const char *url, int argc, int print)
 	}
 	if (!print) {
 		printf("farm       %s\n", url);
-		printf("entries    %" PRIu64 "\n", c.entries);
-		printf("bytes      %" PRIu64 "\n", c.bytes);
+		printf("entries    %" PRIu64 "\n", c.ls.entries);
+		printf("bytes      %" PRIu64 "\n", c.ls.bytes);
 	}
 	return JF_EXIT_OK;
 }

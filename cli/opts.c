@@ -4,6 +4,7 @@
  * of compile options that every compiling command accepts.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 
 #include "jitfarm/error.h"
 #include "common/key.h"
+#include "common/mem.h"
 #include "common/util.h"
 #include "storage/store.h"
 #include "cli/cli.h"
@@ -203,4 +205,25 @@ jf_cli_write_output(const char *path, const void *buf, size_t len)
 		errno = e;
 	}
 	return r;
+}
+
+void
+jf_cli_ls_add(jf_cli_ls_t *ls, const jf_key_t *k, uint64_t size, uint8_t *blob, size_t len)
+{
+	char hex[JF_KEY_HEX_LEN + 1], err[256];
+	jf_manifest_t m;
+
+	ls->entries++;
+	ls->bytes += size;
+	if (ls->print) {
+		jf_key_hex(k, hex);
+		if (blob != NULL && jf_blob_peek(blob, len, &m, err, sizeof(err)) == 0) {
+			printf("%s %" PRIu64 " %s %s O%c\n", hex, (uint64_t)len, m.target.triple,
+			    m.target.cpu, m.target.opt);
+			jf_manifest_free(&m);
+		} else {
+			printf("%s %" PRIu64 " ? ? ?\n", hex, size);
+		}
+	}
+	jf_free(blob);
 }

@@ -30,6 +30,8 @@ import tempfile
 import threading
 import time
 
+from fuzz_master import free_port  # one loopback port picker for both
+
 TOK = "limits-compile-token-0123456789"
 TOK_READ = "limits-read-token-0123456789"
 MB = 1 << 20
@@ -46,14 +48,6 @@ def check(cond, what):
     else:
         log("FAIL:", what)
         failures.append(what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 class Master:
